@@ -1,0 +1,450 @@
+package station
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is the station's TOML configuration (CONTRACT.md). Unknown keys are
+// an error; relative paths are relative to the config file's folder.
+type Config struct {
+	StationID   string            `toml:"station_id"`
+	Database    string            `toml:"database"`
+	Operator    string            `toml:"operator,omitempty"`
+	Firmware    FirmwareConfig    `toml:"firmware"`
+	Flash       FlashConfig       `toml:"flash"`
+	Modem       ModemConfig       `toml:"modem"`
+	Credentials CredentialsConfig `toml:"credentials"`
+	Portal      PortalConfig      `toml:"portal"`
+	Bootstrap   BootstrapConfig   `toml:"bootstrap"`
+	Slots       []SlotConfig      `toml:"slot"`
+
+	// Path is the file the config was loaded from (not a TOML key).
+	Path string `toml:"-"`
+}
+
+// FirmwareConfig is the [firmware] table.
+type FirmwareConfig struct {
+	Hex        string `toml:"hex"`
+	SHA256     string `toml:"sha256"`
+	MinModemFW string `toml:"min_modem_fw"`
+}
+
+// FlashConfig is the [flash] table.
+type FlashConfig struct {
+	Tool    string   `toml:"tool"`
+	Path    string   `toml:"path"`
+	Erase   string   `toml:"erase"`
+	Verify  bool     `toml:"verify"`
+	Recover bool     `toml:"recover"`
+	Timeout Duration `toml:"timeout"`
+}
+
+// ModemConfig is the [modem] table.
+type ModemConfig struct {
+	Mode           string   `toml:"mode"`
+	Baud           int      `toml:"baud"`
+	RTSCTS         bool     `toml:"rtscts"`
+	CommandTimeout Duration `toml:"command_timeout"`
+	ReadyTimeout   Duration `toml:"ready_timeout"`
+	ReadSIM        bool     `toml:"read_sim"`
+}
+
+// CredentialsConfig is the [credentials] table.
+type CredentialsConfig struct {
+	BootstrapTag   uint32 `toml:"bootstrap_tag"`
+	ServerTag      uint32 `toml:"server_tag"`
+	Identity       string `toml:"identity"`
+	PSKBytes       int    `toml:"psk_bytes"`
+	ClearServerTag bool   `toml:"clear_server_tag"`
+}
+
+// PortalConfig is the [portal] table. Kind-specific settings live in the
+// optional sub-tables.
+type PortalConfig struct {
+	Kind      string        `toml:"kind"`
+	URL       string        `toml:"url"`
+	TokenEnv  string        `toml:"token_env"`
+	TargetURI string        `toml:"target_uri"`
+	DMURL     string        `toml:"dm_url"`
+	Timeout   Duration      `toml:"timeout"`
+	Retries   int           `toml:"retries"`
+	Coiote    CoioteConfig  `toml:"coiote"`
+	HTTP      []HTTPRequest `toml:"request"`
+}
+
+// CoioteConfig holds AVSystem Coiote specifics ([portal.coiote]).
+type CoioteConfig struct {
+	Domain string `toml:"domain"`
+}
+
+// HTTPRequest is one templated request of the "http" portal kind
+// ([[portal.request]]). Templates use Go text/template with the variables
+// and encoders documented in inject/portal.
+type HTTPRequest struct {
+	Name    string            `toml:"name"`
+	Method  string            `toml:"method"`
+	URL     string            `toml:"url"`
+	Headers map[string]string `toml:"headers"`
+	Body    string            `toml:"body"`
+	Expect  []int             `toml:"expect"`
+}
+
+// BootstrapConfig is the [bootstrap] table.
+type BootstrapConfig struct {
+	Trigger         string   `toml:"trigger"`
+	Timeout         Duration `toml:"timeout"`
+	VerifyServerTag bool     `toml:"verify_server_tag"`
+	VerifyReboot    bool     `toml:"verify_reboot"`
+	Probe           bool     `toml:"probe"`
+	ServerURI       string   `toml:"server_uri"`
+	Markers         Markers  `toml:"markers"`
+}
+
+// Markers are the log texts that tell how a unit's bootstrap went; a line
+// matches when it contains the text (after ANSI colours are stripped).
+// Empty lists take the defaults of DefaultMarkers.
+type Markers struct {
+	Attached     []string `toml:"attached"`
+	Bootstrapped []string `toml:"bootstrapped"`
+	Registered   []string `toml:"registered"`
+	Rejected     []string `toml:"rejected"`
+	NoCreds      []string `toml:"no_credentials"`
+	Network      []string `toml:"network_error"`
+	RegFailed    []string `toml:"registration_failed"`
+	Boot         []string `toml:"boot"`
+}
+
+// SlotConfig is one [[slot]].
+type SlotConfig struct {
+	Name  string `toml:"name"`
+	Probe string `toml:"probe"`
+	Port  string `toml:"port"`
+	USB   string `toml:"usb"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("90s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration (use e.g. \"90s\"): %q", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes a Go duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults returns a config holding every default of CONTRACT.md.
+func Defaults() Config {
+	return Config{
+		Database: "station.db",
+		Flash:    FlashConfig{Tool: "nrfjprog", Erase: "chip", Verify: true, Recover: true, Timeout: Duration{120 * time.Second}},
+		Modem: ModemConfig{Mode: "at", Baud: 115200, CommandTimeout: Duration{10 * time.Second},
+			ReadyTimeout: Duration{30 * time.Second}, ReadSIM: true},
+		Credentials: CredentialsConfig{BootstrapTag: 100, ServerTag: 101, Identity: "urn:imei:{imei}", PSKBytes: 16, ClearServerTag: true},
+		Portal:      PortalConfig{Kind: "leshan", Timeout: Duration{15 * time.Second}, Retries: 3},
+		Bootstrap:   BootstrapConfig{Trigger: "reset", Timeout: Duration{180 * time.Second}, VerifyServerTag: true},
+	}
+}
+
+// ConfigError is a configuration problem, naming the file, line and key.
+type ConfigError struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": %s", e.Key)
+	}
+	fmt.Fprintf(&b, ": %s", e.Msg)
+	return b.String()
+}
+
+// LoadConfig reads, strictly decodes and validates a config file.
+func LoadConfig(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	cfg, err := ParseConfig(path, src)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes src (named path in errors) over the defaults.
+func ParseConfig(path string, src []byte) (*Config, error) {
+	cfg := Defaults()
+	dec := toml.NewDecoder(bytes.NewReader(src))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, decodeError(path, err)
+	}
+	cfg.Path = path
+	if err := cfg.validate(src); err != nil {
+		return nil, err
+	}
+	cfg.resolvePaths()
+	return &cfg, nil
+}
+
+func decodeError(path string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) && len(strict.Errors) > 0 {
+		first := strict.Errors[0]
+		row, _ := first.Position()
+		return &ConfigError{File: path, Line: row, Key: strings.Join(first.Key(), "."), Msg: "unknown key"}
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		return &ConfigError{File: path, Line: row, Key: strings.Join(de.Key(), "."), Msg: strings.TrimPrefix(de.Error(), "toml: ")}
+	}
+	return &ConfigError{File: path, Msg: err.Error()}
+}
+
+func (c *Config) validate(src []byte) error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{File: c.Path, Line: keyLine(src, key), Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	oneOf := func(key, v string, allowed ...string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	checks := []error{
+		required(bad, "station_id", c.StationID),
+		required(bad, "firmware.hex", c.Firmware.Hex),
+		oneOf("flash.tool", c.Flash.Tool, "nrfjprog", "nrfutil"),
+		oneOf("flash.erase", c.Flash.Erase, "chip", "sector"),
+		oneOf("modem.mode", c.Modem.Mode, "at", "shell", "auto"),
+		oneOf("portal.kind", c.Portal.Kind, "leshan", "coiote", "http", "none"),
+		oneOf("bootstrap.trigger", c.Bootstrap.Trigger, "reset", "none"),
+	}
+	if c.Firmware.SHA256 != "" && !isHex(c.Firmware.SHA256, 64) {
+		checks = append(checks, bad("firmware.sha256", "must be 64 hex digits"))
+	}
+	if c.Credentials.PSKBytes < 8 || c.Credentials.PSKBytes > 32 {
+		checks = append(checks, bad("credentials.psk_bytes", "must be between 8 and 32, got %d", c.Credentials.PSKBytes))
+	}
+	if c.Credentials.BootstrapTag == c.Credentials.ServerTag {
+		checks = append(checks, bad("credentials.server_tag", "must differ from bootstrap_tag"))
+	}
+	for _, tag := range []struct {
+		key string
+		v   uint32
+	}{{"credentials.bootstrap_tag", c.Credentials.BootstrapTag}, {"credentials.server_tag", c.Credentials.ServerTag}} {
+		if tag.v > 2147483647 {
+			checks = append(checks, bad(tag.key, "sec_tag above 2147483647 is reserved by the modem"))
+		}
+	}
+	if !strings.Contains(c.Credentials.Identity, "{imei}") {
+		checks = append(checks, bad("credentials.identity", "must contain {imei}"))
+	}
+	if c.Portal.Kind != "none" && c.Portal.Kind != "http" && c.Portal.URL == "" {
+		checks = append(checks, bad("portal.url", "required for portal kind %q", c.Portal.Kind))
+	}
+	if c.Portal.Kind == "leshan" && c.Portal.TargetURI == "" {
+		checks = append(checks, bad("portal.target_uri", "required for portal kind leshan"))
+	}
+	if c.Portal.Kind == "http" && len(c.Portal.HTTP) == 0 {
+		checks = append(checks, bad("portal.request", "portal kind http needs at least one [[portal.request]]"))
+	}
+	if c.Bootstrap.Probe && c.Bootstrap.ServerURI == "" {
+		checks = append(checks, bad("bootstrap.server_uri", "required when bootstrap.probe = true"))
+	}
+	if c.Modem.Baud <= 0 {
+		checks = append(checks, bad("modem.baud", "must be positive"))
+	}
+	checks = append(checks, c.validateSlots(bad)...)
+	return errors.Join(checks...)
+}
+
+func (c *Config) validateSlots(bad func(key, format string, args ...any) error) []error {
+	var errs []error
+	if len(c.Slots) == 0 {
+		errs = append(errs, bad("slot", "at least one [[slot]] is required"))
+	}
+	names := map[string]bool{}
+	probes := map[string]bool{}
+	for i, s := range c.Slots {
+		key := fmt.Sprintf("slot[%d]", i)
+		switch {
+		case s.Name == "":
+			errs = append(errs, bad(key+".name", "required"))
+		case names[s.Name]:
+			errs = append(errs, bad(key+".name", "duplicate slot name %q", s.Name))
+		}
+		names[s.Name] = true
+		p := NormalizeSerial(s.Probe)
+		switch {
+		case !isDigits(s.Probe):
+			errs = append(errs, bad(key+".probe", "J-Link serial must be digits, got %q", s.Probe))
+		case probes[p]:
+			errs = append(errs, bad(key+".probe", "probe %s is used by two slots", p))
+		}
+		probes[p] = true
+	}
+	return errs
+}
+
+func required(bad func(key, format string, args ...any) error, key, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return bad(key, "required")
+	}
+	return nil
+}
+
+func (c *Config) resolvePaths() {
+	dir := filepath.Dir(c.Path)
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.Database = abs(c.Database)
+	c.Firmware.Hex = abs(c.Firmware.Hex)
+	if strings.ContainsRune(c.Flash.Path, filepath.Separator) {
+		c.Flash.Path = abs(c.Flash.Path)
+	}
+}
+
+// SlotList returns the configured slots with normalised probe serials.
+func (c *Config) SlotList() []Slot {
+	out := make([]Slot, len(c.Slots))
+	for i, s := range c.Slots {
+		out[i] = Slot{Name: s.Name, Probe: NormalizeSerial(s.Probe), Port: s.Port, USB: s.USB}
+	}
+	return out
+}
+
+// Endpoint is the PSK identity / LwM2M endpoint name for an IMEI.
+func (c *Config) Endpoint(imei string) string {
+	return strings.ReplaceAll(c.Credentials.Identity, "{imei}", imei)
+}
+
+// MarshalConfig renders a config as TOML (used by the virtual line to write
+// a ready station.toml).
+func MarshalConfig(c *Config) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := toml.NewEncoder(&buf)
+	enc.SetIndentTables(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// keyLine finds the line where a dotted key ("flash.tool", "slot[1].probe")
+// is set, so semantic errors can name it. Zero when not found (a default).
+func keyLine(src []byte, key string) int {
+	table, leaf, index := splitKey(key)
+	lines := strings.Split(string(src), "\n")
+	current, seen := "", -1
+	for i, raw := range lines {
+		line := strings.TrimSpace(raw)
+		if strings.HasPrefix(line, "[[") {
+			current = strings.Trim(line, "[] ")
+			if current == table {
+				seen++
+			}
+			if current == table && leaf == "" && seen == index {
+				return i + 1
+			}
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			current = strings.Trim(line, "[] ")
+			if current == table && leaf == "" {
+				return i + 1
+			}
+			continue
+		}
+		if current != table || (index >= 0 && seen != index) {
+			continue
+		}
+		name, _, ok := strings.Cut(line, "=")
+		if ok && strings.TrimSpace(name) == leaf {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// splitKey turns "slot[1].probe" into ("slot", "probe", 1) and
+// "flash.tool" into ("flash", "tool", -1).
+func splitKey(key string) (table, leaf string, index int) {
+	index = -1
+	if i := strings.LastIndex(key, "."); i >= 0 {
+		table, leaf = key[:i], key[i+1:]
+	} else {
+		leaf = key
+	}
+	if open := strings.Index(table, "["); open >= 0 {
+		n, err := strconv.Atoi(strings.TrimSuffix(table[open+1:], "]"))
+		if err == nil {
+			index = n
+		}
+		table = table[:open]
+	}
+	if strings.HasPrefix(key, "slot[") && !strings.Contains(key, ".") {
+		table, leaf = "slot", ""
+	}
+	if key == "slot" {
+		return "slot", "", 0
+	}
+	return table, leaf, index
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, r := range strings.ToLower(s) {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}

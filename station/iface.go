@@ -1,0 +1,136 @@
+package station
+
+import (
+	"context"
+	"time"
+)
+
+// The interfaces the engine consumes. flash, inject and records implement
+// them; the virtual line (sim) stands behind the same implementations.
+
+// Flasher programs, recovers and resets units through their debug probe,
+// always naming the probe by its serial. Failures are *Error with a
+// FLASH_* code; output lines and progress go to report as they happen.
+type Flasher interface {
+	Program(ctx context.Context, probe string, fw Firmware, report func(ToolLine)) error
+	Recover(ctx context.Context, probe string, report func(ToolLine)) error
+	Reset(ctx context.Context, probe string, report func(ToolLine)) error
+}
+
+// ToolLine is one line a tool printed, with the progress it implies
+// (Percent < 0 when the line carries none).
+type ToolLine struct {
+	Text    string
+	Phase   string
+	Percent int
+}
+
+// ModemOpener opens the AT/console port of a unit. observe receives every
+// line of AT traffic and device log, secrets already redacted.
+type ModemOpener func(ctx context.Context, port string, observe func(dir, line string)) (Modem, error)
+
+// Modem is an open AT session with one unit. Every method is bounded by the
+// modem.* timeouts of the config it was opened with and by ctx.
+type Modem interface {
+	// Ready waits until the unit answers AT with OK (after a boot or reset).
+	Ready(ctx context.Context) error
+	// Identify reads IMEI, modem firmware, model, hardware version, UUID
+	// and, when asked, ICCID and IMSI.
+	Identify(ctx context.Context, readSIM bool) (Identity, error)
+	// Provision takes the modem offline and stores the bootstrap identity
+	// and key, verified by the digests the modem lists.
+	Provision(ctx context.Context, plan CredentialPlan) (CredentialReport, error)
+	// ListTag lists what a sec_tag holds (type → modem-reported SHA-256).
+	ListTag(ctx context.Context, tag uint32) (map[int]string, error)
+	// Watch follows the unit's log after a reset until it registered,
+	// failed, or ctx ends, and reports what it saw.
+	Watch(ctx context.Context, m Markers) (BootReport, error)
+	Close() error
+}
+
+// CredentialPlan is what to write to the modem.
+type CredentialPlan struct {
+	BootstrapTag   uint32
+	Identity       string
+	Key            PSK
+	ServerTag      uint32
+	ClearServerTag bool
+}
+
+// CredentialReport is what the modem reported after the write.
+type CredentialReport struct {
+	IdentitySHA256 string   // as listed by the modem
+	KeySHA256      string   // as listed by the modem
+	Warnings       []string // e.g. a digest computed by another convention
+	ClearedServer  bool
+}
+
+// BootReport is what a unit's log showed after a reset, in order of first
+// appearance. The line rules (rules.go) turn it into a verdict.
+type BootReport struct {
+	Booted       bool          // a boot banner was seen
+	Reboots      int           // boot banners after the first one
+	Attached     bool          // LTE attach reported
+	Bootstrapped bool          // a bootstrap marker was seen
+	Registered   bool          // a registration marker was seen
+	BootstrapAt  time.Duration // since Watch began; 0 if not seen
+	RegisteredAt time.Duration
+	Endpoint     string // endpoint the unit printed, if any
+	Failure      Code   // the failure marker seen, if any
+	FailureLine  string
+}
+
+// Portal registers a unit with the bootstrap server's management API.
+// Registering an endpoint again replaces its entry.
+type Portal interface {
+	Register(ctx context.Context, r Registration) error
+}
+
+// Registration is what the portal learns about one unit.
+type Registration struct {
+	Endpoint  string
+	Identity  Identity
+	Bootstrap Credential // what the unit uses towards the bootstrap server
+	Target    Credential // what the bootstrap server hands out for the LwM2M server
+	TargetURI string
+}
+
+// Credential is a PSK identity and key.
+type Credential struct {
+	Identity string
+	Key      PSK
+}
+
+// Prober runs a bootstrap exchange as the unit would and reports the LwM2M
+// server URI the bootstrap server handed out.
+type Prober interface {
+	Probe(ctx context.Context, serverURI, endpoint string, c Credential) (targetURI string, err error)
+}
+
+// Recorder is the line's memory. The engine calls Record for every event of
+// a run, in order, before publishing it. For a VerdictReached event Record
+// returns only after the verdict is durably committed; an error there turns
+// the verdict into ERROR RECORD_FAILED.
+type Recorder interface {
+	Record(ctx context.Context, ev Event) error
+}
+
+// Lister reports which probes are present now (discovery).
+type Lister interface {
+	Probes(ctx context.Context) ([]string, error)
+}
+
+// Clock gives the engine its time. Tests may replace it.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After waits for d.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
