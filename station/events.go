@@ -87,7 +87,8 @@ type Subscription struct {
 	mu     sync.Mutex
 	cond   *sync.Cond // signals queue changes to the pump and to waiting publishers
 	queue  []Event
-	closed bool
+	closed bool // the subscriber left: drop everything
+	ended  bool // the engine is done: deliver what is queued, then close
 	done   chan struct{}
 }
 
@@ -114,10 +115,10 @@ func (s *Subscription) pump() {
 	defer close(s.c)
 	for {
 		s.mu.Lock()
-		for len(s.queue) == 0 && !s.closed {
+		for len(s.queue) == 0 && !s.closed && !s.ended {
 			s.cond.Wait()
 		}
-		if s.closed {
+		if s.closed || len(s.queue) == 0 {
 			s.mu.Unlock()
 			return
 		}
@@ -179,7 +180,7 @@ func (s *Subscription) enqueue(ev Event) {
 	} else if len(s.queue) >= s.limit && droppable(ev.Kind) {
 		return
 	}
-	if s.closed {
+	if s.closed || s.ended {
 		return
 	}
 	s.queue = append(s.queue, ev)
@@ -190,15 +191,20 @@ func droppable(k EventKind) bool {
 	return k == StepProgress || k == ToolOutput || k == DeviceLine
 }
 
-// Close closes every subscription (the engine is done).
+// Close ends every subscription once it has delivered what was published
+// before (the engine is done).
 func (b *Bus) Close() {
 	b.mu.Lock()
 	subs := make([]*Subscription, 0, len(b.subs))
 	for s := range b.subs {
 		subs = append(subs, s)
 	}
+	b.subs = map[*Subscription]struct{}{}
 	b.mu.Unlock()
 	for _, s := range subs {
-		s.Close()
+		s.mu.Lock()
+		s.ended = true
+		s.cond.Broadcast()
+		s.mu.Unlock()
 	}
 }

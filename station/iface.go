@@ -42,9 +42,11 @@ type Modem interface {
 	Provision(ctx context.Context, plan CredentialPlan) (CredentialReport, error)
 	// ListTag lists what a sec_tag holds (type → modem-reported SHA-256).
 	ListTag(ctx context.Context, tag uint32) (map[int]string, error)
-	// Watch follows the unit's log after a reset until it registered,
-	// failed, or ctx ends, and reports what it saw.
-	Watch(ctx context.Context, m Markers) (BootReport, error)
+	// Watch starts following the unit's log (lines received before the
+	// call are discarded), then calls trigger (the reset), then reads until
+	// the unit registered, failed, or ctx ended, and reports what it saw.
+	// It returns the report so far together with ctx's error on timeout.
+	Watch(ctx context.Context, m Markers, trigger func(context.Context) error) (BootReport, error)
 	Close() error
 }
 

@@ -1,0 +1,101 @@
+package station
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const goodConfig = `station_id = "line1-st3"
+database = "station.db"
+
+[firmware]
+hex = "fw/app.hex"
+
+[flash]
+tool = "nrfjprog"
+timeout = "90s"
+
+[portal]
+kind = "leshan"
+url = "http://127.0.0.1:8080/api"
+target_uri = "coaps://lwm2m.example.com:5684"
+
+[[slot]]
+name = "A1"
+probe = "001051202135"
+
+[[slot]]
+name = "A2"
+probe = "1051202136"
+`
+
+func TestParseConfigDefaultsAndPaths(t *testing.T) {
+	cfg, err := ParseConfig("/etc/line/station.toml", []byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Flash.Timeout.Duration != 90*time.Second || cfg.Modem.ReadyTimeout.Duration != 30*time.Second {
+		t.Errorf("durations: flash %v ready %v", cfg.Flash.Timeout, cfg.Modem.ReadyTimeout)
+	}
+	if cfg.Database != "/etc/line/station.db" || cfg.Firmware.Hex != "/etc/line/fw/app.hex" {
+		t.Errorf("relative paths not resolved: %q %q", cfg.Database, cfg.Firmware.Hex)
+	}
+	slots := cfg.SlotList()
+	if slots[0].Probe != "1051202135" || slots[1].Probe != "1051202136" {
+		t.Errorf("probe serials not normalised: %+v", slots)
+	}
+	if got := cfg.Endpoint("352656100367872"); got != "urn:imei:352656100367872" {
+		t.Errorf("endpoint %q", got)
+	}
+}
+
+func TestParseConfigErrorsNameKeyAndLine(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(string) string
+		wantLine int
+		wantKey  string
+	}{
+		{"unknown key", func(s string) string { return strings.Replace(s, "tool = ", "tol = ", 1) }, 8, "flash.tol"},
+		{"bad enum", func(s string) string { return strings.Replace(s, `"nrfjprog"`, `"jlink"`, 1) }, 8, "flash.tool"},
+		{"bad duration", func(s string) string { return strings.Replace(s, `"90s"`, `"ninety"`, 1) }, 9, "flash.timeout"},
+		{"bad probe in second slot", func(s string) string { return strings.Replace(s, `"1051202136"`, `"10512x"`, 1) }, 22, "slot[1].probe"},
+		{"missing station id", func(s string) string { return strings.Replace(s, `station_id = "line1-st3"`, ``, 1) }, 0, "station_id"},
+		{"syntax", func(s string) string { return strings.Replace(s, `[flash]`, `[flash`, 1) }, 7, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("st.toml", []byte(tt.edit(goodConfig)))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *ConfigError, got %v", err)
+			}
+			if ce.Line != tt.wantLine || (tt.wantKey != "" && ce.Key != tt.wantKey) {
+				t.Errorf("got line %d key %q (%v), want line %d key %q", ce.Line, ce.Key, err, tt.wantLine, tt.wantKey)
+			}
+			if !strings.HasPrefix(err.Error(), "st.toml") {
+				t.Errorf("error does not name the file: %v", err)
+			}
+		})
+	}
+}
+
+func TestMarshalConfigRoundTrip(t *testing.T) {
+	cfg, err := ParseConfig("/x/station.toml", []byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := MarshalConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseConfig("/x/station.toml", out)
+	if err != nil {
+		t.Fatalf("marshalled config does not parse: %v\n%s", err, out)
+	}
+	if back.Flash.Timeout != cfg.Flash.Timeout || len(back.Slots) != 2 || back.Portal.TargetURI != cfg.Portal.TargetURI {
+		t.Errorf("round trip lost data:\n%s", out)
+	}
+}
