@@ -21,7 +21,7 @@ type Options struct {
 	Portal       Portal
 	Prober       Prober
 	Recorder     Recorder
-	Lister       Lister                                                // optional: which probes are present
+	Lister       Lister                                                  // optional: which probes are present
 	PortFinder   func(ctx context.Context, probe string) (string, error) // optional: a probe's VCOM0 when slot.port is empty
 	Clock        Clock
 	Logger       *slog.Logger

@@ -135,7 +135,7 @@ func (h *harness) engine(t *testing.T) *Engine {
 	t.Helper()
 	e, err := New(Options{
 		Config: h.cfg, Flasher: h.flasher, Portal: h.portal, Recorder: h.recorder,
-		Modems: func(context.Context, string, func(string, string)) (Modem, error) { return h.modem, nil },
+		Modems:     func(context.Context, string, func(string, string)) (Modem, error) { return h.modem, nil },
 		PortFinder: func(context.Context, string) (string, error) { return "/dev/ttyACM0", nil },
 	})
 	if err != nil {
