@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+GO      ?= go
+BIN     := bin/station
+UNITS   ?= 4
+SPEED   ?= 4
+RUNS    ?= 200000
+DB      ?= /tmp/station-seed.db
+
+.PHONY: build test test-short demo bench lint seed-db fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/station
+
+# The whole suite, as CI runs it: race detector on, end-to-end tests on the
+# virtual line included.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+# The station provisioning a virtual line of $(UNITS) units, headless.
+demo: build
+	$(BIN) demo --units $(UNITS) --speed $(SPEED) --dir $(CURDIR)/demo
+
+bench: build
+	scripts/bench.sh
+
+seed-db:
+	$(GO) run ./tools/seeddb -runs $(RUNS) -db $(DB)
+
+fuzz:
+	$(GO) test ./flash -run '^$$' -fuzz FuzzParseHex -fuzztime 30s
+	$(GO) test ./inject/at -run '^$$' -fuzz FuzzLineParser -fuzztime 30s
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin demo
