@@ -1,0 +1,211 @@
+package faketool
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"nrfline/sim/flashctl"
+)
+
+// segment is a contiguous run of image data.
+type segment struct {
+	addr uint32
+	data []byte
+}
+
+func (s segment) end() uint64 { return uint64(s.addr) + uint64(len(s.data)) }
+
+// image is a parsed Intel HEX file: sorted, merged, non-overlapping segments.
+type image struct {
+	segments []segment
+	size     int    // data bytes
+	pages    int    // distinct 4 KiB pages touched
+	sha256   string // of the file bytes, lowercase hex
+}
+
+func (im image) flashctl() *flashctl.Image {
+	return &flashctl.Image{Size: im.size, Pages: im.pages, SHA256: im.sha256}
+}
+
+// Intel HEX record types.
+const (
+	recData        = 0x00
+	recEOF         = 0x01
+	recExtSegment  = 0x02
+	recStartSeg    = 0x03
+	recExtLinear   = 0x04
+	recStartLinear = 0x05
+)
+
+// parseHex parses an Intel HEX file strictly: every non-blank line is a
+// record with a valid checksum, an EOF record ends the file, at least one
+// data byte is present and no address is written twice.
+func parseHex(file []byte) (image, error) {
+	var segs []segment
+	var base uint32
+	eof := false
+	for i, line := range bytes.Split(file, []byte("\n")) {
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if eof {
+			return image{}, fmt.Errorf("line %d: record after end of file", i+1)
+		}
+		rec, err := decodeRecord(line)
+		if err != nil {
+			return image{}, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if segs, base, eof, err = applyRecord(rec, segs, base); err != nil {
+			return image{}, fmt.Errorf("line %d: %w", i+1, err)
+		}
+	}
+	if !eof {
+		return image{}, errors.New("no end-of-file record")
+	}
+	return buildImage(file, segs)
+}
+
+type record struct {
+	typ    byte
+	offset uint16
+	data   []byte
+}
+
+func decodeRecord(line []byte) (record, error) {
+	if line[0] != ':' {
+		return record{}, errors.New("record does not start with ':'")
+	}
+	raw := make([]byte, hex.DecodedLen(len(line)-1))
+	if _, err := hex.Decode(raw, line[1:]); err != nil {
+		return record{}, fmt.Errorf("record is not hex: %w", err)
+	}
+	if len(raw) < 5 || len(raw) != int(raw[0])+5 {
+		return record{}, errors.New("record length does not match its byte count")
+	}
+	var sum byte
+	for _, b := range raw {
+		sum += b
+	}
+	if sum != 0 {
+		return record{}, errors.New("record checksum mismatch")
+	}
+	return record{typ: raw[3], offset: uint16(raw[1])<<8 | uint16(raw[2]), data: raw[4 : len(raw)-1]}, nil
+}
+
+// applyRecord folds one record into the segments and the address base.
+func applyRecord(r record, segs []segment, base uint32) ([]segment, uint32, bool, error) {
+	switch r.typ {
+	case recData:
+		addr := uint64(base) + uint64(r.offset)
+		if addr+uint64(len(r.data)) > 1<<32 {
+			return nil, 0, false, errors.New("data beyond the 32-bit address space")
+		}
+		if len(r.data) > 0 {
+			segs = append(segs, segment{addr: uint32(addr), data: r.data})
+		}
+		return segs, base, false, nil
+	case recEOF:
+		return segs, base, true, wantLen(r, 0)
+	case recExtSegment:
+		return segs, uint32(be16(r.data)) << 4, false, wantLen(r, 2)
+	case recExtLinear:
+		return segs, uint32(be16(r.data)) << 16, false, wantLen(r, 2)
+	case recStartSeg, recStartLinear:
+		return segs, base, false, wantLen(r, 4)
+	default:
+		return nil, 0, false, fmt.Errorf("unknown record type %02X", r.typ)
+	}
+}
+
+func wantLen(r record, n int) error {
+	if len(r.data) != n {
+		return fmt.Errorf("record type %02X must hold %d bytes, holds %d", r.typ, n, len(r.data))
+	}
+	return nil
+}
+
+func be16(b []byte) uint16 {
+	if len(b) < 2 {
+		return 0
+	}
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// buildImage sorts and merges the segments, rejects overlaps and counts size
+// and pages.
+func buildImage(file []byte, segs []segment) (image, error) {
+	if len(segs) == 0 {
+		return image{}, errors.New("no data records")
+	}
+	slices.SortStableFunc(segs, func(a, b segment) int {
+		switch {
+		case a.addr < b.addr:
+			return -1
+		case a.addr > b.addr:
+			return 1
+		}
+		return 0
+	})
+	merged := []segment{{addr: segs[0].addr, data: slices.Clone(segs[0].data)}}
+	for _, s := range segs[1:] {
+		last := &merged[len(merged)-1]
+		switch {
+		case uint64(s.addr) < last.end():
+			return image{}, fmt.Errorf("data at 0x%08X written twice", s.addr)
+		case uint64(s.addr) == last.end():
+			last.data = append(last.data, s.data...)
+		default:
+			merged = append(merged, segment{addr: s.addr, data: slices.Clone(s.data)})
+		}
+	}
+	sum := sha256.Sum256(file)
+	im := image{segments: merged, sha256: hex.EncodeToString(sum[:])}
+	lastPage := int64(-1)
+	for _, s := range merged {
+		im.size += len(s.data)
+		first, last := int64(s.addr)/flashctl.PageSize, (int64(s.end())-1)/flashctl.PageSize
+		if first <= lastPage {
+			first = lastPage + 1
+		}
+		if last >= first {
+			im.pages += int(last - first + 1)
+		}
+		lastPage = max(lastPage, last)
+	}
+	return im, nil
+}
+
+// fitsNRF91 reports whether every byte lies in nRF91 flash (1 MiB) or in
+// the UICR page.
+func (im image) fitsNRF91() bool {
+	regions := [...]struct{ start, end uint64 }{
+		{0x0000_0000, 0x0010_0000},
+		{0x00FF_8000, 0x00FF_9000},
+	}
+	for _, s := range im.segments {
+		ok := false
+		for _, r := range regions {
+			if uint64(s.addr) >= r.start && s.end() <= r.end {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// mismatch picks the byte a failed verify reports: in the first segment,
+// at offset 0x47 when it is that long (the reference's example).
+func (im image) mismatch() (addr uint32, want, got byte) {
+	s := im.segments[0]
+	off := min(0x47, len(s.data)-1)
+	want = s.data[off]
+	return s.addr + uint32(off), want, want ^ 0x02
+}
