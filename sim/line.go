@@ -170,10 +170,13 @@ func (l *Line) startUnits() error {
 // its server sec_tag, and that the LwM2M server still accepts: the unit
 // will register without bootstrapping unless the station clears the tag.
 func (l *Line) seedStaleAccount(u *unit.Unit, id unitIdentity) error {
+	// The old account has its own PSK identity: a DTLS server holds one key
+	// per identity, and the station registers the endpoint's new one.
 	ep := "urn:imei:" + id.IMEI
+	identity := ep + "-previous"
 	key := sha256.Sum256([]byte("stale/" + ep))
-	l.servers.AddLegacyCredential(ep, ep, key[:16])
-	return u.SeedServerAccount(l.servers.DMServerURI(), ep, key[:16])
+	l.servers.AddLegacyCredential(ep, identity, key[:16])
+	return u.SeedServerAccount(l.servers.DMServerURI(), identity, key[:16])
 }
 
 // unitUnplug keeps the steps the unit itself notices; flash, register and

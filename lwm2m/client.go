@@ -1,0 +1,235 @@
+package lwm2m
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/mux"
+	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
+)
+
+// Delivered is what a bootstrap server wrote to the client during one
+// bootstrap session, as it stood when Bootstrap-Finish arrived.
+type Delivered struct {
+	Security []SecurityInstance // written Security (0) instances, by ID
+	Servers  []ServerInstance   // written Server (1) instances, by ID
+	Deleted  []string           // Bootstrap-Delete paths, in arrival order
+}
+
+// ClientEvent marks a step of the client side of the bootstrap exchange, so
+// an emulated unit can log as Zephyr does.
+type ClientEvent int
+
+// Client events, reported in protocol order.
+const (
+	// BootstrapStarted: Bootstrap begins, before connecting (Zephyr's
+	// "Bootstrap started with endpoint …").
+	BootstrapStarted ClientEvent = iota + 1
+	// BootstrapRegDone: the server answered 2.04 to POST /bs (Zephyr BOOTSTRAP_REG_COMPLETE).
+	BootstrapRegDone
+	// BootstrapRegFailed: the DTLS handshake failed, or POST /bs got
+	// another code or no answer (Zephyr BOOTSTRAP_REG_FAILURE).
+	BootstrapRegFailed
+	// BootstrapTransferDone: Bootstrap-Finish arrived and its 2.04 was sent
+	// (Zephyr's "Bootstrap data transfer done!"). Bootstrap returns after
+	// the finish linger (see WithFinishLinger), which is when Zephyr raises
+	// BOOTSTRAP_TRANSFER_COMPLETE.
+	BootstrapTransferDone
+)
+
+// String returns the event's name.
+func (e ClientEvent) String() string {
+	switch e {
+	case BootstrapStarted:
+		return "BootstrapStarted"
+	case BootstrapRegDone:
+		return "BootstrapRegDone"
+	case BootstrapRegFailed:
+		return "BootstrapRegFailed"
+	case BootstrapTransferDone:
+		return "BootstrapTransferDone"
+	}
+	return fmt.Sprintf("ClientEvent(%d)", int(e))
+}
+
+// ClientOption configures Bootstrap.
+type ClientOption func(*clientConfig)
+
+type clientConfig struct {
+	events func(ClientEvent)
+	logger *slog.Logger
+	suites []CipherSuiteID
+	linger time.Duration
+}
+
+// DefaultFinishLinger is how long Bootstrap keeps the connection open
+// after answering Bootstrap-Finish unless the server closes it first
+// (Zephyr waits 1 s before moving on).
+const DefaultFinishLinger = time.Second
+
+// WithFinishLinger sets how long Bootstrap waits after Bootstrap-Finish
+// for the server to close the connection (default DefaultFinishLinger;
+// 0 closes at once, racing the server's receipt of the 2.04).
+func WithFinishLinger(d time.Duration) ClientOption {
+	return func(c *clientConfig) { c.linger = d }
+}
+
+// WithEvents has Bootstrap call fn, from the calling goroutine, at each
+// ClientEvent in protocol order. fn must not block for long.
+func WithEvents(fn func(ev ClientEvent)) ClientOption {
+	return func(c *clientConfig) { c.events = fn }
+}
+
+// WithLogger sets the logger for diagnostics (default: discard).
+func WithLogger(l *slog.Logger) ClientOption {
+	return func(c *clientConfig) { c.logger = l }
+}
+
+// WithCipherSuites replaces the DTLS cipher suites offered (default
+// CipherSuites()).
+func WithCipherSuites(suites ...CipherSuiteID) ClientOption {
+	return func(c *clientConfig) { c.suites = append([]CipherSuiteID(nil), suites...) }
+}
+
+func newClientConfig(opts []ClientOption) clientConfig {
+	c := clientConfig{events: func(ClientEvent) {}, logger: slog.New(slog.DiscardHandler), suites: CipherSuites(), linger: DefaultFinishLinger}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.events == nil {
+		c.events = func(ClientEvent) {}
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// ResponseError is a CoAP reply with an unexpected code, e.g. 4.00 to POST /bs.
+type ResponseError struct {
+	Op   string // "POST /bs", "POST /rd"
+	Code codes.Code
+}
+
+func (e *ResponseError) Error() string {
+	return e.Op + ": " + CodeText(e.Code)
+}
+
+// ErrHandshake marks a failed DTLS handshake (wrong key, unknown identity,
+// no answer). The underlying pion or context error stays reachable.
+var ErrHandshake = errors.New("dtls handshake failed")
+
+// Bootstrap runs a Bootstrap-Request against uri ("coap://host:port" or "coaps://host:port";
+// coaps requires psk != nil), answering the server's Delete/Write/Discover/Finish, and returns what
+// was delivered once Bootstrap-Finish arrived. A non-2.04 reply to POST /bs is a *ResponseError.
+// A failed DTLS handshake is an error wrapping ErrHandshake. ctx bounds the
+// whole exchange; for coap:// psk is ignored.
+func Bootstrap(ctx context.Context, uri, endpoint string, psk *PSK, opts ...ClientOption) (*Delivered, error) {
+	cfg := newClientConfig(opts)
+	if endpoint == "" {
+		return nil, errors.New("bootstrap: empty endpoint")
+	}
+	log := cfg.logger.With("endpoint", endpoint, "uri", uri)
+	sess := newClientSession(uri, psk, log)
+	cfg.events(BootstrapStarted)
+	cc, err := dial(ctx, uri, psk, sess, cfg)
+	if err != nil {
+		cfg.events(BootstrapRegFailed)
+		return nil, fmt.Errorf("bootstrap %s: %w", endpoint, err)
+	}
+	defer func() { _ = cc.Close() }()
+	code, err := bootstrapRequest(ctx, cc, endpoint)
+	if err == nil && code != codes.Changed {
+		err = &ResponseError{Op: "POST /bs", Code: code}
+	}
+	if err != nil {
+		cfg.events(BootstrapRegFailed)
+		return nil, fmt.Errorf("bootstrap %s: %w", endpoint, err)
+	}
+	log.Debug("bootstrap registration done")
+	cfg.events(BootstrapRegDone)
+	d, err := sess.wait(ctx, cc.Done())
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap %s: %w", endpoint, err)
+	}
+	log.Debug("bootstrap data transfer done", "security", len(d.Security), "servers", len(d.Servers))
+	cfg.events(BootstrapTransferDone)
+	linger(ctx, cc.Done(), cfg.linger)
+	return d, nil
+}
+
+// linger keeps the connection open after Bootstrap-Finish, as Zephyr
+// does, so the server surely gets the 2.04 before the client's DTLS
+// close_notify; it ends early when the server closes the connection.
+func linger(ctx context.Context, connDone <-chan struct{}, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-connDone:
+	case <-ctx.Done():
+	}
+}
+
+// bootstrapRequest sends CON POST /bs?ep=<endpoint> and returns the reply code.
+func bootstrapRequest(ctx context.Context, cc *udpclient.Conn, endpoint string) (codes.Code, error) {
+	resp, err := cc.Post(ctx, "/bs", message.TextPlain, nil, queryOpt("ep="+endpoint))
+	if err != nil {
+		return 0, fmt.Errorf("POST /bs: %w", err)
+	}
+	defer cc.ReleaseMessage(resp)
+	return resp.Code(), nil
+}
+
+func queryOpt(q string) message.Option {
+	return message.Option{ID: message.URIQuery, Value: []byte(q)}
+}
+
+// registerObjects is the link-format object list sent with a registration.
+const registerObjects = `</1/0>,</3/0>`
+
+// Register does POST /rd?ep=<ep>&lt=<lifetime>&lwm2m=1.0&b=U (CON, link-format body of objects) and
+// returns the location id from Location-Path rd/<id>. Non-2.01 → *ResponseError.
+// A failed DTLS handshake is an error wrapping ErrHandshake.
+func Register(ctx context.Context, uri, endpoint string, psk *PSK, lifetime uint32) (location string, err error) {
+	if endpoint == "" {
+		return "", errors.New("register: empty endpoint")
+	}
+	cfg := newClientConfig(nil)
+	cc, err := dial(ctx, uri, psk, mux.HandlerFunc(notFound), cfg)
+	if err != nil {
+		return "", fmt.Errorf("register %s: %w", endpoint, err)
+	}
+	defer func() { _ = cc.Close() }()
+	resp, err := cc.Post(ctx, "/rd", message.AppLinkFormat, strings.NewReader(registerObjects),
+		queryOpt("ep="+endpoint), queryOpt("lt="+strconv.FormatUint(uint64(lifetime), 10)),
+		queryOpt("lwm2m=1.0"), queryOpt("b=U"))
+	if err != nil {
+		return "", fmt.Errorf("register %s: POST /rd: %w", endpoint, err)
+	}
+	defer cc.ReleaseMessage(resp)
+	if resp.Code() != codes.Created {
+		return "", fmt.Errorf("register %s: %w", endpoint, &ResponseError{Op: "POST /rd", Code: resp.Code()})
+	}
+	loc, err := resp.Options().LocationPath()
+	id, ok := strings.CutPrefix(loc, "/rd/")
+	if err != nil || !ok || id == "" || strings.Contains(id, "/") {
+		return "", fmt.Errorf("register %s: 2.01 without Location-Path rd/<id> (got %q)", endpoint, loc)
+	}
+	return id, nil
+}
+
+// notFound answers every request 4.04, as a client that serves no objects.
+func notFound(w mux.ResponseWriter, _ *mux.Message) {
+	_ = w.SetResponse(codes.NotFound, message.TextPlain, nil)
+}
