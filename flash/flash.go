@@ -1,0 +1,135 @@
+// Package flash programs, recovers and resets units through their J-Link
+// probe with Nordic's tools (nrfjprog, or nRF Util's `nrfutil device`), and
+// checks the firmware image before any unit is touched.
+//
+// One process per operation, always naming the probe by its serial (without
+// leading zeros). Success comes from the exit code (nrfjprog) or the JSON
+// task_end (nrfutil), never from text. Each failure is classified once into
+// a *station.Error with a FLASH_* code; the retry policy (transient → once
+// more, protected → recover and program again) is the engine's.
+package flash
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"nrfline/station"
+)
+
+// New returns the flasher that cfg.Tool names: *Nrfjprog or *Nrfutil. The
+// binary is cfg.Path, else the tool's name looked up in PATH; a missing
+// tool is FLASH_TOOL. A zero cfg.Timeout takes the default (120 s).
+func New(cfg station.FlashConfig, logger *slog.Logger) (station.Flasher, error) {
+	if cfg.Erase != "chip" && cfg.Erase != "sector" {
+		return nil, station.Errorf(station.FlashTool, nil, "flash.erase %q is not one of chip, sector", cfg.Erase)
+	}
+	if cfg.Tool != "nrfjprog" && cfg.Tool != "nrfutil" {
+		return nil, station.Errorf(station.FlashTool, nil, "flash.tool %q is not one of nrfjprog, nrfutil", cfg.Tool)
+	}
+	name := cfg.Path
+	if name == "" {
+		name = cfg.Tool
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil, station.Errorf(station.FlashTool, err, "find flash tool %s", name)
+	}
+	if cfg.Tool == "nrfutil" {
+		return NewNrfutil(path, cfg, logger), nil
+	}
+	return NewNrfjprog(path, cfg, logger), nil
+}
+
+func newRunner(tool, path string, cfg station.FlashConfig, logger *slog.Logger) *Runner {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{Tool: tool, Path: path, Timeout: cfg.Timeout.Duration, WaitDelay: defaultWait, Logger: logger}
+}
+
+// probeSerial validates a J-Link serial and returns the form the tools take:
+// digits only, leading zeros stripped (flash-tools.md §9). J-Link serials
+// are 32-bit numbers (the J-Link API's U32 SerialNo), so larger values are
+// refused rather than passed on to fail in the tool.
+func probeSerial(probe string) (string, error) {
+	p := strings.TrimSpace(probe)
+	if p == "" || strings.Trim(p, "0123456789") != "" {
+		return "", station.Errorf(station.FlashTool, nil, "probe serial %q is not a J-Link serial (digits only)", probe)
+	}
+	snr := station.NormalizeSerial(p)
+	if n, err := strconv.ParseUint(snr, 10, 32); err != nil || n == 0 {
+		return "", station.Errorf(station.FlashTool, nil, "probe serial %q is not a J-Link serial (1 to 4294967295)", probe)
+	}
+	return snr, nil
+}
+
+// firmwareArg checks that the image is still the one CheckImage saw and
+// returns its absolute path (never starting with "-", so no tool can read
+// it as an option).
+func firmwareArg(fw station.Firmware) (string, error) {
+	if fw.Path == "" {
+		return "", station.Errorf(station.FlashTool, nil, "no firmware image (run CheckImage first)")
+	}
+	abs, err := filepath.Abs(fw.Path)
+	if err != nil {
+		return "", station.Errorf(station.FlashTool, err, "firmware path %s", fw.Path)
+	}
+	if fw.SHA256 == "" {
+		return abs, nil
+	}
+	sum, err := fileSHA256(abs)
+	if err != nil {
+		return "", station.Errorf(station.FlashTool, err, "hash firmware %s", abs)
+	}
+	if !strings.EqualFold(sum, fw.SHA256) {
+		return "", station.Errorf(station.FlashTool, nil, "firmware %s changed since it was checked: sha256 %s, checked %s", abs, sum, fw.SHA256)
+	}
+	return abs, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// reporter makes a nil report callback safe.
+func reporter(report func(station.ToolLine)) func(station.ToolLine) {
+	if report == nil {
+		return func(station.ToolLine) {}
+	}
+	return report
+}
+
+// firstLine is the first non-empty output line of a run (a version text).
+type firstLine struct{ text string }
+
+func (f *firstLine) add(l Line) {
+	if f.text == "" && l.Stream == Stdout {
+		f.text = strings.TrimSpace(l.Text)
+	}
+}
+
+// forOp adjusts a classification to the operation: a recover that still
+// finds the chip protected is a failed recover (the engine retries those).
+func forOp(op string, code station.Code) station.Code {
+	if op == "recover" && code == station.FlashProtected {
+		return station.FlashRecoverFailed
+	}
+	return code
+}
