@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"nrfline/station"
+)
+
+func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("batch", "batch --config FILE [--once] [--count N] [--json]",
+		"Provision units without the TUI. --once: the units present at start (or the next N with --count),\nthen exit 0 when all passed, 1 otherwise. Without --once: run until SIGINT/SIGTERM.", stderr)
+	cfgPath := fs.String("config", "", "station config file (required)")
+	once := fs.Bool("once", false, "process the units present at start, then exit")
+	count := fs.Int("count", 0, "with --once: process the next N units, then exit")
+	asJSON := fs.Bool("json", false, "one JSON object per event on stdout")
+	verbose := fs.Bool("v", false, "also print tool output and AT traffic")
+	debug := fs.Bool("debug", false, "diagnostic logs on stderr")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(stderr, "station batch: --config is required")
+		return exitUsage
+	}
+	cfg, err := station.LoadConfig(*cfgPath)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	return provision(ctx, cfg, batchOptions{once: *once, count: *count, json: *asJSON, verbose: *verbose, debug: *debug}, stdout, stderr)
+}
+
+type batchOptions struct {
+	once, json, verbose, debug bool
+	count                      int
+}
+
+// provision runs the engine on cfg with headless output; shared by batch
+// and demo.
+func provision(ctx context.Context, cfg *station.Config, o batchOptions, stdout, stderr io.Writer) int {
+	l, err := wire(ctx, cfg, newLogger(stderr, o.debug))
+	if err != nil {
+		fmt.Fprintf(stderr, "station: %v\n", err)
+		var se *setupError
+		if errors.As(err, &se) {
+			return se.code
+		}
+		return exitInternal
+	}
+	defer l.Close()
+
+	// Lossless: every event reaches the output, in order.
+	sub := l.engine.Subscribe(4096, station.Lossless)
+	var out sync.WaitGroup
+	out.Go(func() {
+		r := newRenderer(stdout, o.json, o.verbose)
+		for ev := range sub.C {
+			r.render(ev)
+		}
+	})
+	var verdicts []station.Verdict
+	if o.once {
+		verdicts, err = l.engine.RunOnce(ctx, o.count)
+	} else {
+		err = l.engine.Run(ctx)
+	}
+	l.engine.Close()
+	out.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "station: %v\n", err)
+		return exitInternal
+	}
+	if !o.json {
+		printSummary(stdout, verdicts)
+	}
+	for _, v := range verdicts {
+		if v.Outcome != station.Pass {
+			return exitUnitFail
+		}
+	}
+	if o.once && len(verdicts) == 0 {
+		fmt.Fprintln(stderr, "station: no units present")
+		return exitUnitFail
+	}
+	return exitOK
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"nrfline/station"
+)
+
+// renderer prints the event stream for people (one line per step
+// boundary and verdict) or as JSON lines for integrators.
+type renderer struct {
+	w       io.Writer
+	json    bool
+	verbose bool
+	enc     *json.Encoder
+	last    map[string]string // last printed progress mark (phase and quarter) per slot
+}
+
+func newRenderer(w io.Writer, asJSON, verbose bool) *renderer {
+	return &renderer{w: w, json: asJSON, verbose: verbose, enc: json.NewEncoder(w), last: map[string]string{}}
+}
+
+func (r *renderer) render(ev station.Event) {
+	if r.json {
+		r.enc.Encode(ev)
+		return
+	}
+	ts := ev.Time.Format("15:04:05")
+	switch ev.Kind {
+	case station.SlotAttached:
+		fmt.Fprintf(r.w, "%s %-4s unit present (probe %s)\n", ts, ev.Slot, ev.Text)
+	case station.StepStarted:
+		delete(r.last, ev.Slot)
+		fmt.Fprintf(r.w, "%s %-4s %-9s ...\n", ts, ev.Slot, ev.Step)
+	case station.StepProgress:
+		// One line per phase and quarter: enough to see it move.
+		if mark := fmt.Sprintf("%s/%d", ev.Text, ev.Percent/25); mark != r.last[ev.Slot] {
+			r.last[ev.Slot] = mark
+			fmt.Fprintf(r.w, "%s %-4s %-9s %3d%% %s\n", ts, ev.Slot, ev.Step, ev.Percent, ev.Text)
+		}
+	case station.UnitIdentified:
+		id := ev.Identity
+		fmt.Fprintf(r.w, "%s %-4s %-9s IMEI %s  modem %s  ICCID %s\n", ts, ev.Slot, ev.Step, id.IMEI, id.ModemFW, dash(id.ICCID))
+	case station.StepFinished:
+		res := ev.Result
+		line := fmt.Sprintf("%s %-4s %-9s %s in %s", ts, ev.Slot, ev.Step, res.Outcome, res.Duration().Round(10*time.Millisecond))
+		if res.Code != "" {
+			line += "  " + string(res.Code)
+		}
+		fmt.Fprintln(r.w, line)
+	case station.Note:
+		fmt.Fprintf(r.w, "%s %-4s %-9s note: %s\n", ts, ev.Slot, ev.Step, ev.Text)
+	case station.VerdictReached:
+		r.verdict(ts, ev.Verdict)
+	case station.ToolOutput, station.DeviceLine:
+		if r.verbose {
+			fmt.Fprintf(r.w, "%s %-4s %-9s %s %s\n", ts, ev.Slot, ev.Step, arrow(ev), strings.TrimRight(ev.Text, "\r\n"))
+		}
+	}
+}
+
+func (r *renderer) verdict(ts string, v *station.Verdict) {
+	fmt.Fprintf(r.w, "%s %-4s ==> %s", ts, v.Slot, v.Outcome)
+	if v.IMEI != "" {
+		fmt.Fprintf(r.w, "  IMEI %s", v.IMEI)
+	}
+	if v.Outcome != station.Pass {
+		fmt.Fprintf(r.w, "  %s at %s\n%s %-4s     %s\n%s %-4s     detail: %s", v.Code, v.Step, ts, v.Slot, v.Hint, ts, v.Slot, v.Detail)
+	} else {
+		fmt.Fprintf(r.w, "  in %s  (recorded as run %s)", v.Ended.Sub(v.Started).Round(100*time.Millisecond), v.Run)
+	}
+	fmt.Fprintln(r.w)
+}
+
+func arrow(ev station.Event) string {
+	switch ev.Dir {
+	case station.DirTx:
+		return ">>"
+	case station.DirRx:
+		return "<<"
+	case station.DirLog:
+		return "  "
+	}
+	return "|"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printSummary(w io.Writer, verdicts []station.Verdict) {
+	if len(verdicts) == 0 {
+		return
+	}
+	counts := map[station.Outcome]int{}
+	for _, v := range verdicts {
+		counts[v.Outcome]++
+	}
+	fmt.Fprintf(w, "\n%d unit(s): %d PASS, %d FAIL, %d ERROR, %d ABORTED\n", len(verdicts),
+		counts[station.Pass], counts[station.Fail], counts[station.Errored], counts[station.Aborted])
+	for _, v := range verdicts {
+		fmt.Fprintf(w, "  %s\n", v.Describe())
+	}
+}

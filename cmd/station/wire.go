@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"nrfline/flash"
+	"nrfline/inject"
+	"nrfline/inject/portal"
+	"nrfline/inject/probe"
+	"nrfline/records"
+	"nrfline/station"
+)
+
+// line is an engine with everything it was wired to.
+type line struct {
+	engine *station.Engine
+	store  *records.Store
+}
+
+func (l *line) Close() {
+	l.engine.Close()
+	if err := l.store.Close(); err != nil {
+		slog.Error("close records", "err", err)
+	}
+}
+
+// setupError says whether a wiring failure is the operator's (config, exit
+// 2) or ours (exit 3).
+type setupError struct {
+	code int
+	err  error
+}
+
+func (e *setupError) Error() string { return e.err.Error() }
+
+// wire builds the engine for cfg: check the firmware, open the records,
+// create the flasher, modem opener, portal and prober.
+func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line, error) {
+	fw, err := flash.CheckImage(cfg.Firmware.Hex, cfg.Firmware.SHA256)
+	if err != nil {
+		return nil, &setupError{exitUsage, fmt.Errorf("firmware: %w", err)}
+	}
+	fl, err := flash.New(cfg.Flash, logger.With("part", "flash"))
+	if err != nil {
+		return nil, &setupError{exitUsage, fmt.Errorf("flash: %w", err)}
+	}
+	var p station.Portal
+	if cfg.Portal.Kind != "none" {
+		if p, err = portal.New(cfg.Portal, os.Getenv, logger.With("part", "portal")); err != nil {
+			return nil, &setupError{exitUsage, fmt.Errorf("portal: %w", err)}
+		}
+	}
+	var prober station.Prober
+	if cfg.Bootstrap.Probe {
+		prober = probe.New(logger.With("part", "probe"))
+	}
+	store, err := records.Open(cfg.Database)
+	if err != nil {
+		return nil, &setupError{exitInternal, fmt.Errorf("open records %s: %w", cfg.Database, err)}
+	}
+	opt := station.Options{
+		Config: cfg, Firmware: fw, Flasher: fl, Portal: p, Prober: prober, Recorder: store,
+		Modems:  inject.Opener(cfg.Modem, logger.With("part", "modem")),
+		Logger:  logger,
+		Version: version(),
+	}
+	if v, ok := fl.(interface {
+		Version(context.Context) (string, error)
+	}); ok {
+		if s, err := v.Version(ctx); err == nil {
+			opt.FlashVersion = s
+		}
+	}
+	if l, ok := fl.(interface {
+		List(context.Context) ([]string, error)
+	}); ok {
+		opt.Lister = probeLister(l.List)
+	}
+	eng, err := station.New(opt)
+	if err != nil {
+		store.Close()
+		return nil, &setupError{exitInternal, err}
+	}
+	return &line{engine: eng, store: store}, nil
+}
+
+// probeLister adapts a flash tool's probe listing to station.Lister.
+type probeLister func(context.Context) ([]string, error)
+
+func (f probeLister) Probes(ctx context.Context) ([]string, error) { return f(ctx) }
+
+// newLogger writes diagnostics (not the operator's view) to w.
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelWarn
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
