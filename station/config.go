@@ -77,8 +77,8 @@ type PortalConfig struct {
 	DMURL     string        `toml:"dm_url"`
 	Timeout   Duration      `toml:"timeout"`
 	Retries   int           `toml:"retries"`
-	Coiote    CoioteConfig  `toml:"coiote"`
-	HTTP      []HTTPRequest `toml:"request"`
+	Coiote    CoioteConfig  `toml:"coiote,omitempty"`
+	HTTP      []HTTPRequest `toml:"request,omitempty"`
 }
 
 // CoioteConfig holds AVSystem Coiote specifics ([portal.coiote]).
@@ -106,21 +106,21 @@ type BootstrapConfig struct {
 	VerifyReboot    bool     `toml:"verify_reboot"`
 	Probe           bool     `toml:"probe"`
 	ServerURI       string   `toml:"server_uri"`
-	Markers         Markers  `toml:"markers"`
+	Markers         Markers  `toml:"markers,omitempty"`
 }
 
 // Markers are the log texts that tell how a unit's bootstrap went; a line
 // matches when it contains the text (after ANSI colours are stripped).
 // Empty lists take the defaults of DefaultMarkers.
 type Markers struct {
-	Attached     []string `toml:"attached"`
-	Bootstrapped []string `toml:"bootstrapped"`
-	Registered   []string `toml:"registered"`
-	Rejected     []string `toml:"rejected"`
-	NoCreds      []string `toml:"no_credentials"`
-	Network      []string `toml:"network_error"`
-	RegFailed    []string `toml:"registration_failed"`
-	Boot         []string `toml:"boot"`
+	Attached     []string `toml:"attached,omitempty"`
+	Bootstrapped []string `toml:"bootstrapped,omitempty"`
+	Registered   []string `toml:"registered,omitempty"`
+	Rejected     []string `toml:"rejected,omitempty"`
+	NoCreds      []string `toml:"no_credentials,omitempty"`
+	Network      []string `toml:"network_error,omitempty"`
+	RegFailed    []string `toml:"registration_failed,omitempty"`
+	Boot         []string `toml:"boot,omitempty"`
 }
 
 // SlotConfig is one [[slot]].
