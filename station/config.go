@@ -281,6 +281,11 @@ func (c *Config) validate(src []byte) error {
 	if c.Bootstrap.Probe && c.Bootstrap.ServerURI == "" {
 		checks = append(checks, bad("bootstrap.server_uri", "required when bootstrap.probe = true"))
 	}
+	if c.Modem.RTSCTS {
+		// go.bug.st/serial cannot enable hardware flow control; refuse
+		// it here rather than fail every unit at the port.
+		checks = append(checks, bad("modem.rtscts", "hardware flow control is not supported by this station's serial driver"))
+	}
 	if c.Modem.Baud <= 0 {
 		checks = append(checks, bad("modem.baud", "must be positive"))
 	}

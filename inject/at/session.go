@@ -1,0 +1,307 @@
+// Package at is the station's AT session with one nRF91 unit over its
+// serial port (modem-at.md): line framing of both dialects (the AT host and
+// the Zephyr shell with the AT shell), final results, URCs and log lines kept
+// apart from responses, the wait for a unit to answer after a reset, and
+// following the unit's log.
+//
+// A Session owns its port. One reader goroutine reads with a short timeout
+// and cuts the bytes into tokens (lines, prompts, junk) on a channel; the
+// methods consume that channel on the caller's goroutine, one at a time, so
+// observe is only ever called from inside a method call, in arrival order.
+// Lines that arrive between calls wait in the channel and are observed (as
+// log lines) at the start of the next call or by Close.
+package at
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.bug.st/serial"
+
+	"nrfline/station"
+)
+
+// Defaults for zero values in station.ModemConfig.
+const (
+	DefaultBaud           = 115200
+	DefaultCommandTimeout = 10 * time.Second
+	DefaultReadyTimeout   = 30 * time.Second
+
+	readTimeout = 50 * time.Millisecond // the reader's poll: a timeout reads as (0, nil)
+	queueSize   = 4096                  // tokens buffered between calls
+)
+
+// Dialects.
+const (
+	ModeAT    = "at"
+	ModeShell = "shell"
+	ModeAuto  = "auto"
+)
+
+// Option tunes Open.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger gives the session a logger for diagnostics (never secrets).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// Session is an open AT session with one unit.
+type Session struct {
+	path    string
+	port    serial.Port
+	mode    string // configured: at | shell | auto
+	cmdTO   time.Duration
+	readyTO time.Duration
+	observe func(dir, line string)
+	log     *slog.Logger
+
+	tokens  chan token
+	dead    chan struct{} // closed when the reader stopped on its own
+	deadErr error         // why (an *UnplugError); set before dead is closed
+	closing atomic.Bool
+	done    chan struct{} // closed when the reader goroutine returned
+
+	dropped    atomic.Int64 // tokens lost because nobody consumed them
+	rxBytes    atomic.Int64 // every byte received
+	textBytes  atomic.Int64 // bytes that formed text lines or prompts
+	textTokens atomic.Int64 // text lines and prompts received
+
+	mu    sync.Mutex // one exchange (command, ready, follow) at a time
+	shell bool       // talking to a Zephyr shell (configured or detected)
+	known bool       // the dialect is known (not auto, or detected)
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the unit's serial port and starts the reader. observe
+// receives every line: DirTx what is sent, DirRx response and final lines,
+// DirLog everything else, with secrets redacted; it may be nil. observe is
+// called on the goroutine of the method call in progress (and by Close) and
+// must not call back into the session. Failures
+// are *station.Error: PORT_UNAVAILABLE (busy, no permission, not a serial
+// port) or UNIT_UNPLUGGED (the port does not exist).
+func Open(ctx context.Context, path string, cfg station.ModemConfig, observe func(dir, line string), opts ...Option) (*Session, error) {
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if cfg.RTSCTS {
+		return nil, station.Errorf(station.PortUnavailable, nil,
+			"port %s: modem.rtscts = true is not supported by the serial driver (go.bug.st/serial v1.8.0 always disables RTS/CTS); set it to false", path)
+	}
+	port, err := openPort(path, baud(cfg.Baud), o.log)
+	if err != nil {
+		return nil, err
+	}
+	s := newSession(path, port, cfg, observe, o.log)
+	go s.reader()
+	return s, nil
+}
+
+func newSession(path string, port serial.Port, cfg station.ModemConfig, observe func(dir, line string), log *slog.Logger) *Session {
+	if observe == nil {
+		observe = func(string, string) {}
+	}
+	s := &Session{
+		path: path, port: port, mode: cfg.Mode,
+		cmdTO: orDefault(cfg.CommandTimeout.Duration, DefaultCommandTimeout), readyTO: orDefault(cfg.ReadyTimeout.Duration, DefaultReadyTimeout),
+		observe: observe, log: log.With("port", path),
+		tokens: make(chan token, queueSize), dead: make(chan struct{}), done: make(chan struct{}),
+	}
+	switch cfg.Mode {
+	case ModeShell:
+		s.shell, s.known = true, true
+	case ModeAuto:
+	default:
+		s.mode, s.known = ModeAT, true
+	}
+	return s
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func baud(b int) int {
+	if b <= 0 {
+		return DefaultBaud
+	}
+	return b
+}
+
+// openPort opens path 8N1 with DTR and RTS asserted (a DK's VCOM drops
+// output while DTR is low, modem-at.md §9). A pseudo-terminal (the virtual
+// line) has no modem control lines: the TIOCMGET/TIOCMSET ioctls fail with
+// ENOTTY and go.bug.st/serial then refuses the port as InvalidSerialPort.
+// So on InvalidSerialPort the port is opened again without touching the
+// modem bits; if that works, the first failure was the modem bits, and DTR
+// is set (best effort) afterwards.
+func openPort(path string, baud int, log *slog.Logger) (serial.Port, error) {
+	mode := &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit,
+		InitialStatusBits: &serial.ModemOutputBits{DTR: true, RTS: true}}
+	p, err := serial.Open(path, mode)
+	var pe *serial.PortError
+	if err != nil && errors.As(err, &pe) && pe.Code() == serial.InvalidSerialPort {
+		plain := *mode
+		plain.InitialStatusBits = nil
+		if p2, err2 := serial.Open(path, &plain); err2 == nil {
+			log.Debug("port has no modem control lines (pty?); opened without setting DTR/RTS", "port", path, "err", err)
+			p, err = p2, nil
+		}
+	}
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	if err := p.SetReadTimeout(readTimeout); err != nil {
+		p.Close()
+		return nil, station.Errorf(station.PortUnavailable, err, "set the read timeout of %s", path)
+	}
+	return p, nil
+}
+
+// openError classifies a failed open.
+func openError(path string, err error) error {
+	var pe *serial.PortError
+	if errors.As(err, &pe) {
+		switch pe.Code() {
+		case serial.PortBusy:
+			return station.Errorf(station.PortUnavailable, err, "port %s is busy: another program (a terminal, ModemManager, a second station) holds it", path)
+		case serial.PermissionDenied:
+			return station.Errorf(station.PortUnavailable, err, "no permission to open %s: add the station's user to the dialout group (then log in again)", path)
+		case serial.PortNotFound:
+			return station.Errorf(station.UnitUnplugged, err, "port %s does not exist: unit unplugged, or the slot's port is wrong", path)
+		}
+		return station.Errorf(station.PortUnavailable, err, "open %s", path)
+	}
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.ENXIO) {
+		return station.Errorf(station.UnitUnplugged, err, "port %s does not exist: unit unplugged, or the slot's port is wrong", path)
+	}
+	return station.Errorf(station.PortUnavailable, err, "open %s", path)
+}
+
+// Shell reports whether the session talks to a Zephyr shell.
+func (s *Session) Shell() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shell
+}
+
+// Path is the port the session owns.
+func (s *Session) Path() string { return s.path }
+
+// reader is the only goroutine that reads the port.
+func (s *Session) reader() {
+	defer close(s.done)
+	var u unframer
+	buf := make([]byte, 4096)
+	for {
+		n, err := s.port.Read(buf)
+		if n > 0 {
+			s.rxBytes.Add(int64(n))
+			u.feed(buf[:n], time.Now(), s.push)
+		}
+		if err != nil {
+			if !s.closing.Load() {
+				s.deadErr = &UnplugError{Port: s.path, Err: err}
+				close(s.dead)
+			}
+			return
+		}
+	}
+}
+
+// push queues a token without ever blocking the reader.
+func (s *Session) push(t token) {
+	if t.kind != tokJunk {
+		s.textBytes.Add(int64(t.raw))
+		if t.kind == tokPrompt || t.text != "" {
+			s.textTokens.Add(1)
+		}
+	}
+	select {
+	case s.tokens <- t:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+// unplugged is the classified error for a port that went away.
+func (s *Session) unplugged(doing string) error {
+	return station.Errorf(station.UnitUnplugged, s.deadErr, "%s", doing)
+}
+
+// write sends b; a failed write means the port is gone.
+func (s *Session) write(b []byte, doing string) error {
+	select {
+	case <-s.dead:
+		return s.unplugged(doing)
+	default:
+	}
+	if _, err := s.port.Write(b); err != nil {
+		return station.Errorf(station.UnitUnplugged, &UnplugError{Port: s.path, Err: err}, "%s", doing)
+	}
+	return nil
+}
+
+// drain observes every token already queued as a log line. Called at the
+// start of each exchange, so nothing stale is taken for an answer.
+func (s *Session) drain(red redactor) {
+	for {
+		select {
+		case t := <-s.tokens:
+			s.observeOther(t, red)
+		default:
+			s.reportDropped()
+			return
+		}
+	}
+}
+
+func (s *Session) reportDropped() {
+	if n := s.dropped.Swap(0); n > 0 {
+		s.observe(station.DirLog, fmt.Sprintf("--- %d lines dropped by the station: nobody was reading the port ---", n))
+	}
+}
+
+// observeOther shows a token that is not part of an answer.
+func (s *Session) observeOther(t token, red redactor) {
+	switch {
+	case t.kind == tokPrompt, t.kind == tokLine && t.text == "":
+	default:
+		s.observe(station.DirLog, red.line(t.text))
+	}
+}
+
+// Close stops the reader and closes the port. Lines still queued are
+// observed first when no call is running. Safe to call more than once.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		s.closing.Store(true)
+		s.closeErr = s.port.Close()
+		<-s.done
+		if s.mu.TryLock() {
+			s.drain(redactor{})
+			s.mu.Unlock()
+		}
+	})
+	if s.closeErr != nil {
+		return fmt.Errorf("close %s: %w", s.path, s.closeErr)
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+package inject
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"nrfline/inject/at"
+	"nrfline/station"
+)
+
+// SIM power-up: AT%XSIM? is polled every DefaultSIMPoll, at most
+// DefaultSIMWait (Nordic waits ~1 s after AT+CFUN=41, modem-at.md §4).
+const (
+	DefaultSIMPoll = 500 * time.Millisecond
+	DefaultSIMWait = 10 * time.Second
+)
+
+// Identify reads who the unit is (modem-at.md §2, §4): AT+CMEE=1 first (so
+// refusals carry a code), the IMEI (15 digits with a valid Luhn check digit,
+// else IMEI_INVALID — an IMEI never written answers ERROR), the modem
+// firmware (kept raw, e.g. mfw_nrf91x1_2.0.2; the engine compares it with
+// firmware.min_modem_fw), model, hardware version, modem UUID and
+// manufacturer. Those four are informative: a modem that refuses one of
+// them leaves the field empty. With readSIM the UICC is powered
+// (AT+CFUN=41), AT%XSIM? is polled until the SIM is initialised, and ICCID
+// (kept raw, trailing F padding included) and IMSI are read; any SIM
+// failure is SIM_NOT_READY.
+func (m *Modem) Identify(ctx context.Context, readSIM bool) (station.Identity, error) {
+	var id station.Identity
+	if err := m.enableCMEE(ctx); err != nil {
+		return id, err
+	}
+	imei, err := m.readIMEI(ctx)
+	if err != nil {
+		return id, err
+	}
+	id.IMEI = imei
+	if id.ModemFW, err = m.readModemFW(ctx); err != nil {
+		return id, err
+	}
+	infos := []struct {
+		cmd, prefix string
+		dst         *string
+	}{
+		{"AT+CGMM", "", &id.Model},
+		{"AT%HWVERSION", "%HWVERSION:", &id.HWVersion},
+		{"AT%XMODEMUUID", "%XMODEMUUID:", &id.UUID},
+		{"AT+CGMI", "", &id.Manufacturer},
+	}
+	for _, f := range infos {
+		if *f.dst, err = m.readInfo(ctx, f.cmd, f.prefix); err != nil {
+			return id, err
+		}
+	}
+	if readSIM {
+		if id.ICCID, id.IMSI, err = m.readSIM(ctx); err != nil {
+			return id, err
+		}
+	}
+	return id, nil
+}
+
+// enableCMEE switches on numeric +CME ERROR codes (modem-at.md §5).
+func (m *Modem) enableCMEE(ctx context.Context) error {
+	if _, err := m.s.Command(ctx, "AT+CMEE=1"); err != nil {
+		return failed(err, station.ModemError, "enable numeric error codes (AT+CMEE=1)")
+	}
+	return nil
+}
+
+func (m *Modem) readIMEI(ctx context.Context) (string, error) {
+	r, err := m.s.Command(ctx, "AT+CGSN")
+	if err != nil {
+		return "", failed(err, station.IMEIInvalid, "read the IMEI (AT+CGSN); ERROR means it was never written")
+	}
+	if len(r.Lines) != 1 {
+		return "", station.Errorf(station.IMEIInvalid, nil, "AT+CGSN answered %d lines of digits, want exactly 1", len(r.Lines))
+	}
+	imei := r.Lines[0]
+	if !ValidIMEI(imei) {
+		return "", station.Errorf(station.IMEIInvalid, nil, "IMEI %q is not 15 digits with a valid Luhn check digit", imei)
+	}
+	return imei, nil
+}
+
+// ValidIMEI reports whether s is 15 decimal digits whose last digit is the
+// Luhn check digit of the first 14.
+func ValidIMEI(s string) bool {
+	if len(s) != 15 {
+		return false
+	}
+	sum := 0
+	for i := 0; i < len(s); i++ {
+		d := int(s[i] - '0')
+		if d < 0 || d > 9 {
+			return false
+		}
+		if i%2 == 1 { // every second digit from the left, counting from 0
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+func (m *Modem) readModemFW(ctx context.Context) (string, error) {
+	r, err := m.s.Command(ctx, "AT+CGMR")
+	if err != nil {
+		return "", failed(err, station.ModemError, "read the modem firmware version (AT+CGMR)")
+	}
+	if len(r.Lines) != 1 || strings.TrimSpace(r.Lines[0]) == "" {
+		return "", station.Errorf(station.ModemError, nil, "AT+CGMR answered %d lines, want the firmware name", len(r.Lines))
+	}
+	return strings.TrimSpace(r.Lines[0]), nil
+}
+
+// readInfo reads an informative value; the modem refusing it leaves it empty.
+func (m *Modem) readInfo(ctx context.Context, cmd, prefix string) (string, error) {
+	r, err := m.s.Command(ctx, cmd)
+	if at.ResultError(err) {
+		m.log.Info("modem does not answer an informative command", "cmd", cmd, "err", err)
+		return "", nil
+	}
+	if err != nil {
+		return "", failed(err, station.ModemError, "%s", cmd)
+	}
+	if len(r.Lines) == 0 {
+		return "", nil
+	}
+	return strings.TrimSpace(strings.TrimPrefix(r.Lines[0], prefix)), nil
+}
+
+// readSIM powers the UICC, waits for it and reads ICCID and IMSI.
+func (m *Modem) readSIM(ctx context.Context) (iccid, imsi string, err error) {
+	if _, err := m.s.Command(ctx, "AT+CFUN=41"); err != nil {
+		return "", "", failed(err, station.SIMNotReady, "power the SIM (AT+CFUN=41)")
+	}
+	if err := m.waitSIM(ctx); err != nil {
+		return "", "", err
+	}
+	r, err := m.s.Command(ctx, "AT%XICCID")
+	if err != nil {
+		return "", "", failed(err, station.SIMNotReady, "read the ICCID (AT%%XICCID)")
+	}
+	if len(r.Lines) != 1 || !isICCID(strings.TrimSpace(strings.TrimPrefix(r.Lines[0], "%XICCID:"))) {
+		return "", "", station.Errorf(station.SIMNotReady, nil, "AT%%XICCID gave no ICCID (%d lines)", len(r.Lines))
+	}
+	iccid = strings.TrimSpace(strings.TrimPrefix(r.Lines[0], "%XICCID:"))
+	r, err = m.s.Command(ctx, "AT+CIMI")
+	if err != nil {
+		return "", "", failed(err, station.SIMNotReady, "read the IMSI (AT+CIMI)")
+	}
+	if len(r.Lines) != 1 || len(r.Lines[0]) < 6 || len(r.Lines[0]) > 15 {
+		return "", "", station.Errorf(station.SIMNotReady, nil, "AT+CIMI gave no IMSI (%d lines)", len(r.Lines))
+	}
+	return iccid, r.Lines[0], nil
+}
+
+// isICCID: 18–20 digits, optionally padded with a trailing F.
+func isICCID(s string) bool {
+	s = strings.TrimRight(s, "Ff")
+	if len(s) < 18 || len(s) > 20 {
+		return false
+	}
+	_, err := strconv.ParseUint(s[:18], 10, 64)
+	return err == nil && strings.Trim(s, "0123456789") == ""
+}
+
+// waitSIM polls AT%XSIM? until the SIM is initialised (%XSIM: 1). A reply
+// with a cause (%XSIM: 0,<cause>: PIN required, PUK, USIM failure…) will not
+// change by waiting and fails at once.
+func (m *Modem) waitSIM(ctx context.Context) error {
+	deadline := time.Now().Add(m.simWait)
+	for {
+		state, cause, err := m.simState(ctx)
+		switch {
+		case err != nil && !at.ResultError(err):
+			return failed(err, station.SIMNotReady, "ask the SIM state (AT%%XSIM?)")
+		case err == nil && state == 1:
+			return nil
+		case err == nil && cause != 0:
+			return station.Errorf(station.SIMNotReady, nil, "SIM not initialised: %%XSIM cause %d (%s)", cause, simCause(cause))
+		}
+		if time.Now().After(deadline) {
+			return station.Errorf(station.SIMNotReady, err, "SIM not initialised %s after AT+CFUN=41", m.simWait)
+		}
+		if err := wait(ctx, m.simPoll); err != nil {
+			return fmt.Errorf("wait for the SIM: %w", err)
+		}
+	}
+}
+
+// simState parses "%XSIM: <state>[,<cause>]".
+func (m *Modem) simState(ctx context.Context) (state, cause int, err error) {
+	r, err := m.s.Command(ctx, "AT%XSIM?")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range r.Lines {
+		v, ok := strings.CutPrefix(l, "%XSIM:")
+		if !ok {
+			continue
+		}
+		fields := strings.Split(strings.TrimSpace(v), ",")
+		state, _ = strconv.Atoi(strings.TrimSpace(fields[0]))
+		if len(fields) > 1 {
+			cause, _ = strconv.Atoi(strings.TrimSpace(fields[1]))
+		}
+		return state, cause, nil
+	}
+	return 0, 0, nil
+}
+
+// simCause names a %XSIM cause (modem-at.md §4).
+func simCause(c int) string {
+	names := map[int]string{1: "PIN required", 2: "PIN2 required", 3: "PUK required (PIN blocked)", 4: "PUK2 required",
+		5: "PUK blocked", 6: "PUK2 blocked", 7: "device personalisation blocked", 8: "IMEI lock blocked",
+		9: "USIM failure", 10: "USIM changed", 11: "USIM profile changed"}
+	if n, ok := names[c]; ok {
+		return n
+	}
+	return "unknown cause"
+}
