@@ -3,6 +3,9 @@ GO      ?= go
 BIN     := bin/station
 UNITS   ?= 4
 SPEED   ?= 4
+# Two units show the line rules at work: a protected chip is recovered, a
+# transient J-Link error is retried; all four still PASS.
+DEMO_FAULTS ?= protected:2,jlink-transient:3
 RUNS    ?= 200000
 DB      ?= /tmp/station-seed.db
 
@@ -22,7 +25,7 @@ test-short:
 
 # The station provisioning a virtual line of $(UNITS) units, headless.
 demo: build
-	$(BIN) demo --units $(UNITS) --speed $(SPEED) --dir $(CURDIR)/demo
+	$(BIN) demo --units $(UNITS) --speed $(SPEED) --faults "$(DEMO_FAULTS)" --dir $(CURDIR)/demo
 
 bench: build
 	scripts/bench.sh

@@ -19,6 +19,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	asJSON := fs.Bool("json", false, "one JSON object per event on stdout")
 	verbose := fs.Bool("v", false, "also print tool output and AT traffic")
 	debug := fs.Bool("debug", false, "diagnostic logs on stderr")
+	operator := fs.String("operator", "", "operator name recorded with every run (overrides the config's operator)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -29,6 +30,9 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg, err := station.LoadConfig(*cfgPath)
 	if err != nil {
 		return configError(stderr, err)
+	}
+	if *operator != "" {
+		cfg.Operator = *operator
 	}
 	return provision(ctx, cfg, batchOptions{once: *once, count: *count, json: *asJSON, verbose: *verbose, debug: *debug}, stdout, stderr)
 }
