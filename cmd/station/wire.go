@@ -58,7 +58,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 	if cfg.Bootstrap.Probe {
 		prober = probe.New(logger.With("part", "probe"))
 	}
-	store, err := records.Open(cfg.Database)
+	store, err := records.Open(cfg.Database, records.WithLogger(logger.With("part", "records")))
 	if err != nil {
 		return nil, &setupError{exitInternal, fmt.Errorf("open records %s: %w", cfg.Database, err)}
 	}
