@@ -99,7 +99,7 @@ func (l *virtualLine) batch(t *testing.T, extra ...string) batchResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	args := append([]string{"batch", "--config", l.config, "--once", "--json"}, extra...)
+	args := append([]string{"batch", "--config", l.config, "--once", "--json", "--debug"}, extra...)
 	cmd := exec.CommandContext(ctx, stationBin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

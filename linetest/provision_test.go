@@ -38,6 +38,9 @@ func TestFourUnitsPassInEveryModeAndTool(t *testing.T) {
 			assertRecorded(t, l, 4)
 			blobs := filesUnder(t, l.dir, ".db", ".db-wal", ".toml", ".log")
 			blobs["stdout"], blobs["stderr"] = res.stdout, res.stderr
+			for name, out := range exports(t, l, res) {
+				blobs[name] = out
+			}
 			scanForSecrets(t, l.secrets(t), blobs)
 		})
 	}
@@ -58,4 +61,36 @@ func assertRecorded(t *testing.T, l *virtualLine, n int) {
 	if c := strings.Count(string(out), "PASS"); c < n {
 		t.Errorf("report runs: %d PASS, want %d\n%s", c, n, out)
 	}
+}
+
+// exports runs every report a supervisor can pull from the database,
+// transcripts included (they are stored compressed, so scanning the file
+// bytes alone could not see into them).
+func exports(t *testing.T, l *virtualLine, res batchResult) map[string][]byte {
+	t.Helper()
+	db := l.dir + "/station.db"
+	cmds := map[string][]string{
+		"report runs csv":  {"report", "runs", "--db", db, "--format", "csv"},
+		"report runs json": {"report", "runs", "--db", db, "--format", "json"},
+		"report summary":   {"report", "summary", "--db", db, "--format", "json"},
+	}
+	for _, v := range res.verdicts {
+		if v.IMEI != "" {
+			cmds["report unit "+v.IMEI] = []string{"report", "unit", v.IMEI, "--db", db, "--transcripts", "--format", "json"}
+		}
+	}
+	out := map[string][]byte{}
+	for name, args := range cmds {
+		b, err := exec.Command(stationBin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, b)
+		}
+		out[name] = b
+	}
+	for name, b := range out {
+		if strings.HasPrefix(name, "report unit") && !strings.Contains(string(b), "AT%CMNG=0,100,3") {
+			t.Errorf("%s: transcript lacks the (redacted) credential write; the scan would prove nothing", name)
+		}
+	}
+	return out
 }
