@@ -27,8 +27,12 @@ test-short:
 demo: build
 	$(BIN) demo --units $(UNITS) --speed $(SPEED) --faults "$(DEMO_FAULTS)" --dir $(CURDIR)/demo
 
+# Speed figures: records (report/commit ratios), virtual line start-up, and
+# one unit's cycle time per step with the station's own overhead.
 bench: build
 	scripts/bench.sh
+	scripts/sim-start.sh
+	scripts/cycle.sh
 
 seed-db:
 	$(GO) run ./tools/seeddb -runs $(RUNS) -db $(DB)
