@@ -50,7 +50,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 	}
 	var p station.Portal
 	if cfg.Portal.Kind != "none" {
-		if p, err = portal.New(cfg.Portal, os.Getenv, logger.With("part", "portal")); err != nil {
+		if p, err = portal.New(cfg.Portal, os.Getenv, logger.With("part", "portal"), portal.WithStationID(cfg.StationID)); err != nil {
 			return nil, &setupError{exitUsage, fmt.Errorf("portal: %w", err)}
 		}
 	}
