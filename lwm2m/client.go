@@ -1,16 +1,19 @@
 package lwm2m
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/message/pool"
 	"github.com/plgd-dev/go-coap/v3/mux"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 )
@@ -37,7 +40,8 @@ const (
 	// BootstrapRegFailed: the DTLS handshake failed, or POST /bs got
 	// another code or no answer (Zephyr BOOTSTRAP_REG_FAILURE).
 	BootstrapRegFailed
-	// BootstrapTransferDone: Bootstrap-Finish arrived and its 2.04 was sent
+	// BootstrapTransferDone: Bootstrap-Finish arrived and its 2.04 was sent,
+	// or the server closed the connection once Finish had been answered
 	// (Zephyr's "Bootstrap data transfer done!"). Bootstrap returns after
 	// the finish linger (see WithFinishLinger), which is when Zephyr raises
 	// BOOTSTRAP_TRANSFER_COMPLETE.
@@ -129,6 +133,9 @@ var ErrHandshake = errors.New("dtls handshake failed")
 // Bootstrap runs a Bootstrap-Request against uri ("coap://host:port" or "coaps://host:port";
 // coaps requires psk != nil), answering the server's Delete/Write/Discover/Finish, and returns what
 // was delivered once Bootstrap-Finish arrived. A non-2.04 reply to POST /bs is a *ResponseError.
+// The reply to POST /bs is matched by token and message ID, so it counts even when the server's
+// requests overtake it; late or duplicate replies are never answered as requests. A Finish that
+// was answered counts even when the server closes the connection at once.
 // A failed DTLS handshake is an error wrapping ErrHandshake. ctx bounds the
 // whole exchange; for coap:// psk is ignored.
 func Bootstrap(ctx context.Context, uri, endpoint string, psk *PSK, opts ...ClientOption) (*Delivered, error) {
@@ -138,14 +145,15 @@ func Bootstrap(ctx context.Context, uri, endpoint string, psk *PSK, opts ...Clie
 	}
 	log := cfg.logger.With("endpoint", endpoint, "uri", uri)
 	sess := newClientSession(uri, psk, log)
+	replies := &replyMatcher{}
 	cfg.events(BootstrapStarted)
-	cc, err := dial(ctx, uri, psk, sess, cfg)
+	cc, err := dial(ctx, uri, psk, sess, cfg, replies.monitor)
 	if err != nil {
 		cfg.events(BootstrapRegFailed)
 		return nil, fmt.Errorf("bootstrap %s: %w", endpoint, err)
 	}
 	defer func() { _ = cc.Close() }()
-	code, err := bootstrapRequest(ctx, cc, endpoint)
+	code, err := bootstrapRequest(ctx, cc, replies, endpoint)
 	if err == nil && code != codes.Changed {
 		err = &ResponseError{Op: "POST /bs", Code: code}
 	}
@@ -181,14 +189,72 @@ func linger(ctx context.Context, connDone <-chan struct{}, d time.Duration) {
 	}
 }
 
-// bootstrapRequest sends CON POST /bs?ep=<endpoint> and returns the reply code.
-func bootstrapRequest(ctx context.Context, cc *udpclient.Conn, endpoint string) (codes.Code, error) {
-	resp, err := cc.Post(ctx, "/bs", message.TextPlain, nil, queryOpt("ep="+endpoint))
+// bootstrapRequest sends CON POST /bs?ep=<endpoint> and returns the reply
+// code. replies (the connection's monitor) matches the reply by token and
+// message ID as it is read: go-coap may report the connection closed
+// although the 2.04 had arrived, when the server's pushes, its Finish and
+// its close all follow the 2.04 before this goroutine runs again.
+func bootstrapRequest(ctx context.Context, cc *udpclient.Conn, replies *replyMatcher, endpoint string) (codes.Code, error) {
+	req, err := cc.NewPostRequest(ctx, "/bs", message.TextPlain, nil, queryOpt("ep="+endpoint))
 	if err != nil {
+		return 0, fmt.Errorf("POST /bs: %w", err)
+	}
+	defer cc.ReleaseMessage(req)
+	req.SetType(message.Confirmable)
+	req.SetMessageID(cc.GetMessageID())
+	replies.expect(req.Token(), req.MessageID())
+	resp, err := cc.Do(req)
+	if err != nil {
+		if code, ok := replies.reply(); ok {
+			return code, nil
+		}
 		return 0, fmt.Errorf("POST /bs: %w", err)
 	}
 	defer cc.ReleaseMessage(resp)
 	return resp.Code(), nil
+}
+
+// replyMatcher records the first reply to one CON request as go-coap reads
+// it: a response with the request's token that is either a piggybacked ACK
+// with its message ID or a separate response (CON/NON).
+type replyMatcher struct {
+	mu    sync.Mutex
+	token message.Token
+	mid   int32
+	code  codes.Code
+	got   bool
+}
+
+// expect sets the request to match; replies seen before are forgotten.
+func (m *replyMatcher) expect(token message.Token, mid int32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.token, m.mid, m.code, m.got = append(message.Token(nil), token...), mid, 0, false
+}
+
+// monitor is the connection's request monitor: it sees every message
+// before go-coap dispatches it and never drops one.
+func (m *replyMatcher) monitor(_ *udpclient.Conn, msg *pool.Message) (bool, error) {
+	if !isResponse(msg.Code()) {
+		return false, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.got || len(m.token) == 0 || !bytes.Equal(msg.Token(), m.token) {
+		return false, nil
+	}
+	if msg.Type() == message.Acknowledgement && msg.MessageID() != m.mid {
+		return false, nil
+	}
+	m.code, m.got = msg.Code(), true
+	return false, nil
+}
+
+// reply returns the matched reply's code, if it arrived.
+func (m *replyMatcher) reply() (codes.Code, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.code, m.got
 }
 
 func queryOpt(q string) message.Option {
@@ -206,7 +272,7 @@ func Register(ctx context.Context, uri, endpoint string, psk *PSK, lifetime uint
 		return "", errors.New("register: empty endpoint")
 	}
 	cfg := newClientConfig(nil)
-	cc, err := dial(ctx, uri, psk, mux.HandlerFunc(notFound), cfg)
+	cc, err := dial(ctx, uri, psk, mux.HandlerFunc(notFound), cfg, nil)
 	if err != nil {
 		return "", fmt.Errorf("register %s: %w", endpoint, err)
 	}
@@ -229,7 +295,11 @@ func Register(ctx context.Context, uri, endpoint string, psk *PSK, lifetime uint
 	return id, nil
 }
 
-// notFound answers every request 4.04, as a client that serves no objects.
-func notFound(w mux.ResponseWriter, _ *mux.Message) {
+// notFound answers every request 4.04, as a client that serves no objects,
+// and leaves unmatched responses unanswered.
+func notFound(w mux.ResponseWriter, r *mux.Message) {
+	if isResponse(r.Code()) {
+		return
+	}
 	_ = w.SetResponse(codes.NotFound, message.TextPlain, nil)
 }

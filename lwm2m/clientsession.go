@@ -26,9 +26,10 @@ type clientSession struct {
 	servers  map[uint16]ServerInstance
 	written  map[uint16]bool // security instances written in this session
 	deleted  []string
+	result   *finishResult // the first Bootstrap-Finish's outcome, once handled
 
-	once     sync.Once
-	finished chan finishResult
+	sent     chan struct{} // closed once the reply to that Finish was written
+	sentOnce sync.Once
 }
 
 // finishResult is what a Bootstrap-Finish left: the delivered
@@ -52,12 +53,15 @@ func newClientSession(uri string, psk *PSK, log *slog.Logger) *clientSession {
 		security: map[uint16]SecurityInstance{0: bs},
 		servers:  map[uint16]ServerInstance{},
 		written:  map[uint16]bool{},
-		finished: make(chan finishResult, 1),
+		sent:     make(chan struct{}),
 	}
 }
 
 // ServeCOAP dispatches a bootstrap server's request.
 func (s *clientSession) ServeCOAP(w mux.ResponseWriter, r *mux.Message) {
+	if ignoreResponse(r, s.log) {
+		return
+	}
 	errf := func(err error) { s.log.Debug("bootstrap client response", "err", err) }
 	p, err := msgPath(r.Message)
 	if err != nil {
@@ -281,43 +285,60 @@ func (s *clientSession) readServers(segs []uint16) []byte {
 var ErrInconsistent = errors.New("inconsistent bootstrap configuration")
 
 // finish handles Bootstrap-Finish: it checks that every Server instance
-// has a Security account with its Short Server ID (else 4.06) and, once
-// the reply is on the wire, hands the outcome to Bootstrap.
+// has a Security account with its Short Server ID (else 4.06). The first
+// Finish's outcome is recorded here, before the reply goes out, so that a
+// server closing the connection as soon as it reads the 2.04 can never
+// turn a completed bootstrap into an error; wait also learns when the
+// reply was written.
 func (s *clientSession) finish(r *mux.Message) codes.Code {
 	s.mu.Lock()
 	d, err := s.snapshot()
+	first := s.result == nil
+	if first {
+		s.result = &finishResult{d: d, err: err}
+	}
 	s.mu.Unlock()
-	code := codes.Changed
+	if first && !responsewriter.AfterWrite(r.Context(), s.markSent) {
+		s.markSent() // no write hook: wait still has the recorded outcome
+	}
 	if err != nil {
 		s.log.Info("bootstrap finish rejected", "err", err)
-		code = codes.NotAcceptable
+		return codes.NotAcceptable
 	}
-	done := func() {
-		s.once.Do(func() { s.finished <- finishResult{d: d, err: err} })
-	}
-	if !responsewriter.AfterWrite(r.Context(), done) {
-		done()
-	}
-	return code
+	return codes.Changed
 }
 
-// wait returns the outcome of Bootstrap-Finish, or an error when the
-// connection closes (connDone) or ctx ends first. A Finish that arrived
-// just before the server closed the connection still counts.
+func (s *clientSession) markSent() { s.sentOnce.Do(func() { close(s.sent) }) }
+
+// outcome returns the first Bootstrap-Finish's outcome, if one arrived.
+func (s *clientSession) outcome() (finishResult, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.result == nil {
+		return finishResult{}, false
+	}
+	return *s.result, true
+}
+
+// wait returns the outcome of Bootstrap-Finish once its reply was written,
+// or, when the connection closes (connDone) or ctx ends first, the
+// outcome recorded by then: a Finish that was handled before the server
+// closed the connection still counts.
 func (s *clientSession) wait(ctx context.Context, connDone <-chan struct{}) (*Delivered, error) {
-	var res finishResult
 	select {
-	case res = <-s.finished:
+	case <-s.sent:
 	case <-connDone:
-		select {
-		case res = <-s.finished:
-		default:
-			return nil, errors.New("connection closed before Bootstrap-Finish")
-		}
 	case <-ctx.Done():
+	}
+	if res, ok := s.outcome(); ok {
+		return res.d, res.err
+	}
+	select {
+	case <-connDone:
+		return nil, errors.New("connection closed before Bootstrap-Finish")
+	default:
 		return nil, fmt.Errorf("waiting for Bootstrap-Finish: %w", context.Cause(ctx))
 	}
-	return res.d, res.err
 }
 
 // snapshot returns what was delivered. Caller holds s.mu.

@@ -3,6 +3,7 @@ package lwm2m
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -113,4 +114,26 @@ func respond(w mux.ResponseWriter, code codes.Code, errf func(error)) {
 	if err := w.SetResponse(code, message.TextPlain, nil); err != nil {
 		errf(fmt.Errorf("set response %s: %w", CodeText(code), err))
 	}
+}
+
+// isResponse reports whether c is a response code (classes 2 to 5), not a
+// request method or the empty code.
+func isResponse(c codes.Code) bool {
+	class := uint8(c) >> 5
+	return class >= 2 && class <= 5
+}
+
+// ignoreResponse reports whether r is a response that go-coap could not
+// match to a request of ours (a late or duplicate reply, e.g. a 2.04
+// retransmitted after the request ended). Such a message reaches the mux
+// like a request but must never be answered as one: the handler leaves the
+// response unset, so go-coap sends nothing for an ACK and an empty ACK for
+// a CON.
+func ignoreResponse(r *mux.Message, log *slog.Logger) bool {
+	if !isResponse(r.Code()) {
+		return false
+	}
+	log.Debug("ignoring unmatched response", "type", r.Type().String(), "code", CodeText(r.Code()),
+		"mid", r.MessageID(), "token", r.Token().String())
+	return true
 }

@@ -39,7 +39,12 @@ func testConfig() BootstrapConfig {
 // mustListen starts h on loopback, CoAPs when keys is non-nil.
 func mustListen(tb testing.TB, h mux.Handler, keys testKeys) *Listener {
 	tb.Helper()
-	lc := ListenConfig{Logger: testLogger(tb)}
+	return mustListenWith(tb, ListenConfig{Logger: testLogger(tb)}, h, keys)
+}
+
+// mustListenWith is mustListen with lc (its Keys are set from keys).
+func mustListenWith(tb testing.TB, lc ListenConfig, h mux.Handler, keys testKeys) *Listener {
+	tb.Helper()
 	var (
 		l   *Listener
 		err error
@@ -316,12 +321,13 @@ func TestBootstrapServerOrder(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cc, err := dial(ctx, l.URI(), nil, rec, newClientConfig(nil))
+	replies := &replyMatcher{}
+	cc, err := dial(ctx, l.URI(), nil, rec, newClientConfig(nil), replies.monitor)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	code, err := bootstrapRequest(ctx, cc, testEndpoint)
+	code, err := bootstrapRequest(ctx, cc, replies, testEndpoint)
 	if err != nil || code != codes.Changed {
 		t.Fatalf("POST /bs: %v %v", code, err)
 	}

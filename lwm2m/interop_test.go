@@ -110,7 +110,7 @@ func getWithRetry(t *testing.T, uri string, psk PSK, suites []CipherSuiteID) (co
 			time.Sleep(100 * time.Millisecond) // coap-server may still be starting
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		cc, err := dial(ctx, uri, &psk, mux.HandlerFunc(notFound), cfg)
+		cc, err := dial(ctx, uri, &psk, mux.HandlerFunc(notFound), cfg, nil)
 		if err == nil {
 			var suite CipherSuiteID
 			if st, ok := cc.NetConn().(*piondtls.Conn).ConnectionState(); ok {

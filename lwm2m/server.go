@@ -25,9 +25,11 @@ import (
 const DefaultRequestTimeout = 30 * time.Second
 
 // BootstrapServer serves POST /bs?ep=..: it asks Lookup for the config
-// (error → 4.00 Bad Request), answers 2.04 first, then from a separate
-// goroutine pushes: DELETE for each ToDelete path, PUT /0/<i> per security
-// instance, PUT /1/<i> per server instance (TLV), then POST /bs (Finish).
+// (error → 4.00 Bad Request), answers 2.04 first, then, from a separate
+// goroutine once that 2.04 has been written to the socket, pushes: DELETE
+// for each ToDelete path, PUT /0/<i> per security instance, PUT /1/<i> per
+// server instance (TLV), then POST /bs (Finish), and closes the connection.
+// Late replies to its pushes are never answered as requests.
 // Serve it with ListenConfig.ListenCoAP / ListenCoAPs; the zero value with
 // Lookup set is ready to use.
 type BootstrapServer struct {
@@ -52,6 +54,9 @@ var _ mux.Handler = (*BootstrapServer)(nil)
 // ServeCOAP handles a Bootstrap-Request.
 func (b *BootstrapServer) ServeCOAP(w mux.ResponseWriter, r *mux.Message) {
 	log := loggerOr(b.Logger)
+	if ignoreResponse(r, log) {
+		return // a late reply to one of our pushes
+	}
 	errf := func(err error) { log.Debug("bootstrap server response", "err", err) }
 	p, err := msgPath(r.Message)
 	switch {
@@ -71,28 +76,40 @@ func (b *BootstrapServer) ServeCOAP(w mux.ResponseWriter, r *mux.Message) {
 		return
 	}
 	log.Info("bootstrap request accepted", "delete", len(cfg.ToDelete), "security", len(cfg.Security), "servers", len(cfg.Servers))
-	conn := w.Conn()
-	start := func() {
-		b.sessions.Add(1)
-		go func() {
-			defer b.sessions.Done()
-			err := b.push(conn.Context(), conn, cfg, log)
-			// Close the session like servers that close at once after
-			// Finish: the client stops lingering and moves on.
-			_ = conn.Close()
-			if err != nil {
-				log.Info("bootstrap session failed", "err", err)
-			} else {
-				log.Info("bootstrap session finished")
-			}
-			if b.Done != nil {
-				b.Done(identity, endpoint, err)
-			}
-		}()
-	}
 	respond(w, codes.Changed, errf)
-	if !responsewriter.AfterWrite(r.Context(), start) {
-		start()
+	// go-coap writes the response after ServeCOAP returns, then runs the
+	// request context's AfterWrite callbacks: the session waits for that,
+	// so no push can overtake the 2.04.
+	written := make(chan struct{})
+	markWritten := func() { close(written) }
+	if !responsewriter.AfterWrite(r.Context(), markWritten) {
+		defer markWritten() // no write hook: the best left is the handler's return
+	}
+	b.sessions.Add(1)
+	go b.session(w.Conn(), written, identity, endpoint, cfg, log)
+}
+
+// session pushes cfg once the 2.04 to POST /bs was written, then closes
+// the connection and reports to Done.
+func (b *BootstrapServer) session(conn mux.Conn, written <-chan struct{}, identity, endpoint string, cfg BootstrapConfig, log *slog.Logger) {
+	defer b.sessions.Done()
+	var err error
+	select {
+	case <-written:
+		err = b.push(conn.Context(), conn, cfg, log)
+	case <-conn.Done():
+		err = errors.New("connection closed before the 2.04 to POST /bs was sent")
+	}
+	// Close the session like servers that close at once after Finish: the
+	// client stops lingering and moves on.
+	_ = conn.Close()
+	if err != nil {
+		log.Info("bootstrap session failed", "err", err)
+	} else {
+		log.Info("bootstrap session finished")
+	}
+	if b.Done != nil {
+		b.Done(identity, endpoint, err)
 	}
 }
 
@@ -227,6 +244,9 @@ var _ mux.Handler = (*RegistrationServer)(nil)
 // ServeCOAP handles the registration interface.
 func (s *RegistrationServer) ServeCOAP(w mux.ResponseWriter, r *mux.Message) {
 	log := loggerOr(s.Logger)
+	if ignoreResponse(r, log) {
+		return
+	}
 	errf := func(err error) { log.Debug("registration response", "err", err) }
 	p, err := msgPath(r.Message)
 	segs := splitPath(p)

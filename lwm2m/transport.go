@@ -58,8 +58,10 @@ func parseURI(uri string) (target, error) {
 }
 
 // dial connects to uri, with a DTLS-PSK handshake for coaps bounded by ctx,
-// and serves the peer's requests with h. For coap:// psk is ignored.
-func dial(ctx context.Context, uri string, psk *PSK, h mux.Handler, cfg clientConfig) (*udpclient.Conn, error) {
+// and serves the peer's requests with h. monitor, if not nil, sees every
+// received message first (see udpclient.RequestMonitorFunc). For coap://
+// psk is ignored.
+func dial(ctx context.Context, uri string, psk *PSK, h mux.Handler, cfg clientConfig, monitor udpclient.RequestMonitorFunc) (*udpclient.Conn, error) {
 	t, err := parseURI(uri)
 	if err != nil {
 		return nil, err
@@ -72,6 +74,9 @@ func dial(ctx context.Context, uri string, psk *PSK, h mux.Handler, cfg clientCo
 		options.WithMux(h),
 		options.WithErrors(func(err error) { cfg.logger.Debug("coap client", "err", err) }),
 		options.WithPeriodicRunner(runner),
+	}
+	if monitor != nil {
+		opts = append(opts, options.WithRequestMonitor(monitor))
 	}
 	var cc *udpclient.Conn
 	if t.secure {
