@@ -280,16 +280,6 @@ func registeredLog(id string) []string {
 	}
 }
 
-// lwm2mFinishRace reports a known race of nrfline/lwm2m (reported to the
-// lead): the client has answered the server's Bootstrap-Finish with 2.04,
-// the server closes the connection at once, and Bootstrap still fails
-// ("connection closed before Bootstrap-Finish", or "POST /bs: connection was
-// closed" when the pushes overtook the 2.04 to POST /bs). The unit then
-// logs a network error and retries, as Zephyr does after a socket error.
-func lwm2mFinishRace(diag *logBuffer) bool {
-	return diag.contains(`msg="bootstrap failed"`) && diag.contains(`method=POST path=/bs reply="2.04 Changed"`)
-}
-
 // liveRun is one live scenario: servers, a provisioned unit, then a reset
 // and the unit's output until a marker line.
 type liveRun struct {
@@ -327,14 +317,10 @@ func (sc scenario) run(t *testing.T) liveRun {
 	return liveRun{l: l, u: u, c: c, out: out, want: sc.want(l), diag: diag}
 }
 
-// live runs sc, and once more if the first run hit the lwm2m race.
+// live runs sc and checks the unit's log.
 func (sc scenario) live(t *testing.T) liveRun {
 	t.Helper()
 	r := sc.run(t)
-	if !slices.Equal(logMessages(r.out), r.want) && lwm2mFinishRace(r.diag) {
-		t.Logf("hit the nrfline/lwm2m Bootstrap-Finish race; running the scenario again")
-		r = sc.run(t)
-	}
 	checkLog(t, r.out, r.want)
 	return r
 }
