@@ -11,6 +11,7 @@ import (
 	"nrfline/inject"
 	"nrfline/inject/portal"
 	"nrfline/inject/probe"
+	"nrfline/inject/usb"
 	"nrfline/records"
 	"nrfline/station"
 )
@@ -67,6 +68,8 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 		Modems:  inject.Opener(cfg.Modem, logger.With("part", "modem")),
 		Logger:  logger,
 		Version: version(),
+		// A slot without a port uses its probe's console VCOM, found on USB.
+		PortFinder: usb.Lister{Log: logger.With("part", "usb")}.ConsolePort,
 	}
 	if v, ok := fl.(interface {
 		Version(context.Context) (string, error)
