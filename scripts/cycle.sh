@@ -15,8 +15,10 @@ measure() { # speed → prints "step seconds" lines and "unit seconds"
 	local pid=$!
 	until grep -q '^sim: ready' "$dir/out" 2>/dev/null; do sleep 0.01; done
 	"$BIN" batch --config "$dir/station.toml" --once >"$dir/batch" 2>&1 || { cat "$dir/batch"; kill -INT $pid; exit 1; }
-	"$BIN" report summary --db "$dir/station.db" |
-		awk '/^Cycle time/ {on=1; next} on && NF==0 {exit} on && $1 != "n" {print $1, $3}'
+	# "HH:MM:SS A1   flash     PASS in 5.46s" and "==> PASS ... in 17.5s"
+	awk 'function secs(d) { if (d ~ /ms$/) return d / 1000; if (d ~ /m[0-9]/) { split(d, a, "m"); return a[1] * 60 + a[2] } return d + 0 }
+		$4 == "PASS" && $5 == "in" { print $3, secs($6) }
+		$3 == "==>" && $4 == "PASS" { for (i = 5; i <= NF; i++) if ($i == "in") print "unit", secs($(i+1)) }' "$dir/batch"
 	kill -INT "$pid"; wait "$pid" || true
 	rm -rf "$dir"
 }
