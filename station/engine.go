@@ -222,6 +222,12 @@ func (e *Engine) pollSlots(ctx context.Context, state map[string]slotState, verd
 // publish stamps and publishes an event that belongs to no run.
 func (e *Engine) publish(ev Event) {
 	ev.Time = e.opt.Clock.Now()
+	e.deliver(ev)
+}
+
+// deliver numbers ev and hands it to the subscribers; numbering and
+// publishing under one lock keeps Seq in delivery order.
+func (e *Engine) deliver(ev Event) {
 	e.pubMu.Lock()
 	defer e.pubMu.Unlock()
 	e.seq++

@@ -94,11 +94,7 @@ func (r *run) emit(ctx context.Context, ev Event) {
 		r.recordErr = err
 		r.e.log.Error("record event", "slot", r.slot.Name, "run", r.id, "kind", ev.Kind, "err", err)
 	}
-	r.e.pubMu.Lock()
-	defer r.e.pubMu.Unlock()
-	r.e.seq++
-	ev.Seq = r.e.seq
-	r.e.bus.Publish(ev)
+	r.e.deliver(ev)
 }
 
 func (r *run) begin(ctx context.Context) error {
@@ -192,11 +188,7 @@ func (r *run) commitVerdict(ctx context.Context, v Verdict) Verdict {
 		ev.Verdict = &failed
 		v = failed
 	}
-	r.e.pubMu.Lock()
-	defer r.e.pubMu.Unlock()
-	r.e.seq++
-	ev.Seq = r.e.seq
-	r.e.bus.Publish(ev)
+	r.e.deliver(ev)
 	return v
 }
 
