@@ -2,6 +2,7 @@ package at
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,13 +45,17 @@ func (s *Session) CommandSecret(ctx context.Context, cmd, secret string) (Respon
 
 // request is one exchange with the device.
 type request struct {
-	cmd     string // the AT command (decides which lines answer it)
-	typed   string // what is typed instead of cmd / ShellLine(cmd), if set
-	prefix  string // control bytes sent before the line (not observed)
-	secret  string
-	shell   bool // expect echo, and the prompt after the final result
-	probe   bool // auto-detect probe: a prompt is expected only after OK
-	timeout time.Duration
+	cmd    string // the AT command (decides which lines answer it)
+	typed  string // what is typed instead of cmd / ShellLine(cmd), if set
+	prefix string // control bytes sent before the line (not observed)
+	secret string
+	shell  bool // expect echo, and the prompt after the final result
+	probe  bool // auto-detect probe: a prompt is expected only after OK
+	// bootSync: a readiness probe to an AT host. Its sync line "Ready"
+	// arriving before an answer means the host only now started listening:
+	// the probe was lost, and waiting out its timeout would only add time.
+	bootSync bool
+	timeout  time.Duration
 }
 
 // line is what gets typed.
@@ -74,7 +79,11 @@ type exchangeState struct {
 	final    bool
 	refusal  bool // a plain (not log-like) line came after the echo: the shell's complaint?
 	noResult bool // the shell came back to its prompt without a final result
+	booted   bool // bootSync: the AT host announced itself before answering
 }
+
+// errBooted ends a readiness probe that the unit announced "Ready" after.
+var errBooted = errors.New("the AT host started after the probe was sent")
 
 func (s *Session) exchange(ctx context.Context, req request) (Response, error) {
 	red := newRedactor(req.secret)
@@ -112,6 +121,9 @@ func (s *Session) await(ctx context.Context, x *exchangeState, red redactor, sho
 			return x.resp, station.Errorf(station.ModemTimeout, nil, "%s: no final result within %s", shown, x.req.timeout)
 		case t := <-s.tokens:
 			if s.consume(x, t, red) {
+				if x.booted {
+					return x.resp, errBooted
+				}
 				return x.result(shown)
 			}
 		case <-s.dead:
@@ -172,6 +184,10 @@ func (s *Session) consume(x *exchangeState, t token, red redactor) bool {
 	default:
 		s.observe(station.DirLog, red.line(t.text))
 		x.refusal = x.refusal || (x.req.shell && x.echo.rest == "" && !looksUnsolicited(t.text))
+		if x.req.bootSync && t.text == atHostReady {
+			x.booted = true
+			return true
+		}
 	}
 	return false
 }

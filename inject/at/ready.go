@@ -16,6 +16,7 @@ import (
 const (
 	attemptEvery = 1500 * time.Millisecond
 	settleFor    = 500 * time.Millisecond
+	atHostReady  = "Ready" // the AT host's sync line at start-up (modem-at.md §9)
 )
 
 // Ready waits until the unit answers AT with OK, trying again every ~1.5 s,
@@ -44,6 +45,13 @@ func (s *Session) Ready(ctx context.Context) error {
 		case err == nil:
 			s.settle(ctx, unanswered)
 			return nil
+		case errors.Is(err, errBooted):
+			// The unit only now started listening: ask again at once
+			// instead of waiting out the probe. The probe may still be
+			// answered (its bytes may have been buffered), so it counts
+			// as outstanding for settle.
+			unanswered++
+			continue
 		case ctx.Err() != nil:
 			return fmt.Errorf("wait for the unit to answer AT: %w", ctx.Err())
 		case station.CodeOf(err) == station.UnitUnplugged:
@@ -67,7 +75,7 @@ func (s *Session) tryReady(ctx context.Context, timeout time.Duration) error {
 			return nil // `at AT` answered OK: ready
 		}
 	}
-	req := request{cmd: "AT", shell: s.shell, timeout: timeout}
+	req := request{cmd: "AT", shell: s.shell, bootSync: !s.shell, timeout: timeout}
 	if s.shell {
 		req.prefix = clearLine
 	}
