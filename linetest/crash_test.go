@@ -1,0 +1,115 @@
+package linetest
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"nrfline/station"
+)
+
+// startBatchUntil starts `station batch --once --json` and returns once it
+// printed an event that stop accepts, with the running command.
+func startBatchUntil(t *testing.T, l *virtualLine, stop func(station.Event) bool) (*exec.Cmd, io.ReadCloser) {
+	t.Helper()
+	cmd := exec.Command(stationBin, "batch", "--config", l.config, "--once", "--json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	deadline := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	for sc.Scan() {
+		var ev station.Event
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && stop(ev) {
+			return cmd, out
+		}
+	}
+	t.Fatal("station batch ended before the awaited event")
+	return nil, nil
+}
+
+type runRow struct {
+	ID      string `json:"id"`
+	Outcome string `json:"outcome"`
+	Code    string `json:"code"`
+	Step    string `json:"step"`
+}
+
+func reportRuns(t *testing.T, l *virtualLine) []runRow {
+	t.Helper()
+	b, err := exec.Command(stationBin, "report", "runs", "--db", l.dir+"/station.db", "--format", "json").Output()
+	if err != nil {
+		t.Fatalf("report runs: %v", err)
+	}
+	var rows []runRow
+	if err := json.Unmarshal(b, &rows); err != nil {
+		t.Fatalf("report runs json: %v\n%s", err, b)
+	}
+	return rows
+}
+
+// A station killed with SIGKILL in the middle of a bootstrap leaves a
+// RUNNING run; the next start closes it as ABORTED with the step it was in,
+// and the unit is then provisioned normally.
+func TestKilledStationRunIsClosedAsAborted(t *testing.T) {
+	l := startLine(t, lineSpec{units: 1, speed: 4})
+	cmd, _ := startBatchUntil(t, l, func(ev station.Event) bool {
+		return ev.Kind == station.StepStarted && ev.Step == station.StepBootstrap
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	res := l.batch(t)
+	if v := res.verdicts["A1"]; res.exit != 0 || v.Outcome != station.Pass {
+		t.Fatalf("after the crash: exit %d, %+v\n%s", res.exit, v, res.explain(t, "A1"))
+	}
+	rows := reportRuns(t, l)
+	var aborted, passed int
+	for _, r := range rows {
+		switch {
+		case r.Outcome == "ABORTED" && r.Code == "ABORTED" && r.Step == "bootstrap":
+			aborted++
+		case r.Outcome == "PASS":
+			passed++
+		default:
+			t.Errorf("unexpected run %+v", r)
+		}
+	}
+	if aborted != 1 || passed != 1 {
+		t.Errorf("runs after a crash: %+v", rows)
+	}
+}
+
+// SIGINT stops the station cleanly: the unit's run ends ABORTED, recorded,
+// and the exit status says not every unit passed.
+func TestInterruptedStationRecordsAborted(t *testing.T) {
+	l := startLine(t, lineSpec{units: 1, speed: 4})
+	cmd, out := startBatchUntil(t, l, func(ev station.Event) bool {
+		return ev.Kind == station.StepStarted && ev.Step == station.StepBootstrap
+	})
+	cmd.Process.Signal(syscall.SIGINT)
+	rest, _ := io.ReadAll(out)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("exit after SIGINT: %v, want status 1", err)
+	}
+	if !strings.Contains(string(rest), `"outcome":"ABORTED"`) {
+		t.Errorf("no ABORTED verdict published after SIGINT:\n%s", rest)
+	}
+	rows := reportRuns(t, l)
+	if len(rows) != 1 || rows[0].Outcome != "ABORTED" || rows[0].Step != "bootstrap" {
+		t.Errorf("recorded runs %+v", rows)
+	}
+}
