@@ -144,28 +144,12 @@ func (s SecurityInstance) MarshalTLV() []byte {
 // json.Unmarshal it merges: resources absent from b keep their value.
 // Unknown resources are ignored.
 func (s *SecurityInstance) UnmarshalTLV(b []byte) error {
-	ts, err := DecodeTLV(b)
-	if err != nil {
-		return err
-	}
-	id, rs, wrapped, err := unwrapInstance(ts)
-	if err != nil {
-		return err
-	}
-	if wrapped {
-		s.ID = id
-	}
-	return s.ApplyTLV(rs)
+	return unmarshalInstance(b, &s.ID, s.ApplyTLV)
 }
 
 // ApplyTLV sets the resources present in rs.
 func (s *SecurityInstance) ApplyTLV(rs []TLV) error {
-	for _, r := range rs {
-		if err := s.applyResource(r); err != nil {
-			return fmt.Errorf("security resource %d: %w", r.ID, err)
-		}
-	}
-	return nil
+	return applyResources(rs, "security", s.applyResource)
 }
 
 func (s *SecurityInstance) applyResource(r TLV) error {
@@ -220,25 +204,36 @@ func (s ServerInstance) MarshalTLV() []byte {
 // UnmarshalTLV decodes the payload of a write to /1/<id>, wrapped or bare,
 // merging like SecurityInstance.UnmarshalTLV.
 func (s *ServerInstance) UnmarshalTLV(b []byte) error {
-	ts, err := DecodeTLV(b)
-	if err != nil {
-		return err
-	}
-	id, rs, wrapped, err := unwrapInstance(ts)
-	if err != nil {
-		return err
-	}
-	if wrapped {
-		s.ID = id
-	}
-	return s.ApplyTLV(rs)
+	return unmarshalInstance(b, &s.ID, s.ApplyTLV)
 }
 
 // ApplyTLV sets the resources present in rs.
 func (s *ServerInstance) ApplyTLV(rs []TLV) error {
+	return applyResources(rs, "server", s.applyResource)
+}
+
+// unmarshalInstance decodes the payload of a write to an object instance:
+// one object instance element (whose ID it stores in id) or bare resources,
+// handed to apply.
+func unmarshalInstance(b []byte, id *uint16, apply func([]TLV) error) error {
+	ts, err := DecodeTLV(b)
+	if err != nil {
+		return err
+	}
+	iid, rs, wrapped, err := unwrapInstance(ts)
+	if err != nil {
+		return err
+	}
+	if wrapped {
+		*id = iid
+	}
+	return apply(rs)
+}
+
+func applyResources(rs []TLV, object string, apply func(TLV) error) error {
 	for _, r := range rs {
-		if err := s.applyResource(r); err != nil {
-			return fmt.Errorf("server resource %d: %w", r.ID, err)
+		if err := apply(r); err != nil {
+			return fmt.Errorf("%s resource %d: %w", object, r.ID, err)
 		}
 	}
 	return nil
