@@ -162,6 +162,7 @@ func (e *Engine) watchFixture(ctx context.Context, done func(Verdict) bool) erro
 	state := map[string]slotState{}
 	running := 0
 	stop := false
+	cancelled := ctx.Done()
 	for {
 		if !stop {
 			if err := e.pollSlots(ctx, state, verdicts, &running); err != nil && ctx.Err() == nil {
@@ -181,11 +182,11 @@ func (e *Engine) watchFixture(ctx context.Context, done func(Verdict) bool) erro
 				stop = true
 			}
 		case <-e.opt.Clock.After(time.Second):
-		case <-ctx.Done():
+		case <-cancelled:
 			if running == 0 {
 				return ctx.Err()
 			}
-			stop = true
+			stop, cancelled = true, nil // let the runs in flight finish (ABORTED)
 		}
 	}
 }

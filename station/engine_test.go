@@ -305,3 +305,71 @@ func TestModemFWVersion(t *testing.T) {
 		}
 	}
 }
+
+// fakeLister reports the probes a test puts in the fixture.
+type fakeLister struct {
+	mu     sync.Mutex
+	probes []string
+}
+
+func (l *fakeLister) set(p ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.probes = p
+}
+
+func (l *fakeLister) Probes(context.Context) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.probes), nil
+}
+
+// In continuous mode a slot is provisioned once per insertion: a unit left
+// in the fixture is not tested again, a new insertion is.
+func TestRunProvisionsOncePerInsertion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		lister := &fakeLister{}
+		e, err := New(Options{
+			Config: h.cfg, Flasher: h.flasher, Portal: h.portal, Recorder: h.recorder, Lister: lister,
+			Modems:     func(context.Context, string, func(string, string)) (Modem, error) { return h.modem, nil },
+			PortFinder: func(context.Context, string) (string, error) { return "/dev/ttyACM0", nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- e.Run(ctx) }()
+		verdicts := func() int {
+			n := 0
+			for _, k := range h.recorder.kinds() {
+				if k == VerdictReached {
+					n++
+				}
+			}
+			return n
+		}
+		time.Sleep(5 * time.Second) // empty fixture
+		if n := verdicts(); n != 0 {
+			t.Fatalf("%d runs without a unit", n)
+		}
+		lister.set("001051202135")
+		time.Sleep(10 * time.Second) // inserted, provisioned, left in place
+		if n := verdicts(); n != 1 {
+			t.Fatalf("%d runs after one insertion", n)
+		}
+		lister.set()
+		time.Sleep(3 * time.Second)
+		lister.set("1051202135")
+		time.Sleep(10 * time.Second)
+		if n := verdicts(); n != 2 {
+			t.Fatalf("%d runs after a second insertion", n)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run after cancel: %v", err)
+		}
+	})
+}
