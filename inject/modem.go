@@ -67,6 +67,9 @@ func (m *Modem) Close() error { return m.s.Close() }
 // Session is the underlying AT session (for tools and tests).
 func (m *Modem) Session() *at.Session { return m.s }
 
+// Gone reports whether the unit's port went away (unplugged).
+func (m *Modem) Gone() bool { return m.s.Gone() }
+
 // failed classifies err from a command as code unless it is already
 // classified (a transport failure) or a context error (the engine decides
 // what an interrupt or a spent budget means).

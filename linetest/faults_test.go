@@ -13,7 +13,7 @@ import (
 type faultCase struct {
 	fault   string
 	outcome station.Outcome
-	codes   []station.Code // any of these (a physical fault can show in two honest ways)
+	codes   []station.Code
 	step    station.StepName
 }
 
@@ -46,11 +46,11 @@ func TestEveryFaultEndsWithItsCode(t *testing.T) {
 			{"portal-timeout", station.Fail, []station.Code{station.PortalUnreachable}, station.StepRegister},
 		}},
 		{nil, []faultCase{
-			{"unplug@flash", station.Fail, []station.Code{station.FlashNoProbe, station.UnitUnplugged}, station.StepFlash},
+			{"unplug@flash", station.Fail, []station.Code{station.UnitUnplugged}, station.StepFlash},
 			{"unplug@identify", station.Fail, []station.Code{station.UnitUnplugged}, station.StepIdentify},
 			{"unplug@inject", station.Fail, []station.Code{station.UnitUnplugged}, station.StepInject},
 			{"unplug@register", station.Fail, []station.Code{station.UnitUnplugged}, ""},
-			{"unplug@bootstrap", station.Fail, []station.Code{station.UnitUnplugged, station.FlashNoProbe}, station.StepBootstrap},
+			{"unplug@bootstrap", station.Fail, []station.Code{station.UnitUnplugged}, station.StepBootstrap},
 		}},
 	}
 	for gi, g := range groups {

@@ -56,6 +56,7 @@ type fakeModem struct {
 	boot    BootReport
 	bootErr error
 	tag     map[int]string
+	gone    bool
 }
 
 func (m *fakeModem) Ready(context.Context) error { return nil }
@@ -73,6 +74,7 @@ func (m *fakeModem) Watch(ctx context.Context, _ Markers, trigger func(context.C
 	return m.boot, m.bootErr
 }
 func (m *fakeModem) Close() error { return nil }
+func (m *fakeModem) Gone() bool   { return m.gone }
 
 type fakePortal struct{ err error }
 
@@ -198,6 +200,13 @@ func TestProvisionLineRules(t *testing.T) {
 			h.modem.boot = BootReport{Booted: true}
 			h.modem.bootErr = context.DeadlineExceeded
 		}, Fail, LTENoAttach, StepBootstrap, nil},
+		{"probe gone with its unit is an unplug", func(h *harness) {
+			h.flasher.program = []error{Errorf(FlashNoProbe, nil, "exit 41")}
+			h.modem.gone = true
+		}, Fail, UnitUnplugged, StepFlash, nil},
+		{"probe gone alone stays no-probe", func(h *harness) {
+			h.flasher.program = []error{Errorf(FlashNoProbe, nil, "exit 41")}
+		}, Fail, FlashNoProbe, StepFlash, nil},
 		{"modem firmware too old", func(h *harness) {
 			h.cfg.Firmware.MinModemFW = "2.0.3"
 		}, Fail, ModemFWTooOld, StepIdentify, nil},

@@ -47,6 +47,8 @@ type Modem interface {
 	// the unit registered, failed, or ctx ended, and reports what it saw.
 	// It returns the report so far together with ctx's error on timeout.
 	Watch(ctx context.Context, m Markers, trigger func(context.Context) error) (BootReport, error)
+	// Gone reports whether the unit's port went away (unplugged).
+	Gone() bool
 	Close() error
 }
 

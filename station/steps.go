@@ -46,6 +46,23 @@ func (r *run) flash(ctx context.Context) error {
 		}
 	}
 	r.measure["flash_seconds"] = r.e.opt.Clock.Now().Sub(t0).Seconds()
+	return r.unplugged(err)
+}
+
+// unplugged refines a probe failure: when the unit's serial port went away
+// as well, the unit left the fixture, and the record should say so. The
+// port's reader may learn of the hangup a moment after the tool did, so it
+// gets a short grace (only on this failure path).
+func (r *run) unplugged(err error) error {
+	if c := CodeOf(err); (c != FlashNoProbe && c != FlashJLink) || r.modem == nil {
+		return err
+	}
+	for range 5 {
+		if r.modem.Gone() {
+			return &Error{Code: UnitUnplugged, Detail: "the probe and the unit's serial port are both gone", Err: err}
+		}
+		<-r.e.opt.Clock.After(50 * time.Millisecond)
+	}
 	return err
 }
 
@@ -205,9 +222,9 @@ func (r *run) verify(ctx context.Context) error {
 
 // reset is the bootstrap trigger: a system reset through the probe.
 func (r *run) reset(ctx context.Context) error {
-	return r.retryTransient(ctx, func(ctx context.Context) error {
+	return r.unplugged(r.retryTransient(ctx, func(ctx context.Context) error {
 		return r.e.opt.Flasher.Reset(ctx, r.slot.Probe, r.toolReport(ctx))
-	})
+	}))
 }
 
 func (r *run) measureBoot(rep BootReport) {

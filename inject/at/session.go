@@ -205,6 +205,16 @@ func (s *Session) Shell() bool {
 // Path is the port the session owns.
 func (s *Session) Path() string { return s.path }
 
+// Gone reports whether the port went away under the reader (unplug).
+func (s *Session) Gone() bool {
+	select {
+	case <-s.dead:
+		return true
+	default:
+		return false
+	}
+}
+
 // reader is the only goroutine that reads the port.
 func (s *Session) reader() {
 	defer close(s.done)

@@ -212,8 +212,14 @@ func TestUnplugMidCommand(t *testing.T) {
 	cfg := testConfig(ModeAT)
 	cfg.CommandTimeout.Duration = time.Minute // a hang would show as MODEM_TIMEOUT or a test timeout
 	s, _ := mustOpen(t, p, cfg)
+	if s.Gone() {
+		t.Fatal("a fresh session reports its port gone")
+	}
 	serve(p, false, func(string) attest.Reply { return attest.Reply{Raw: "352656", After: p.Unplug} })
 	_, err := s.Command(ctxT(t), "AT+CGSN")
+	if !s.Gone() {
+		t.Error("after the unplug the session does not report its port gone")
+	}
 	if station.CodeOf(err) != station.UnitUnplugged {
 		t.Fatalf("got %v, want UNIT_UNPLUGGED", err)
 	}
