@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -20,7 +21,7 @@ import (
 //	verify     (optional) server tag holds credentials; a second reset registers directly
 func (e *Engine) Provision(ctx context.Context, slot Slot) Verdict {
 	r := &run{e: e, id: newRunID(), slot: slot, started: e.opt.Clock.Now()}
-	defer r.close()
+	defer r.wipe()
 	err := r.begin(ctx)
 	for _, s := range e.plan() {
 		if err != nil {
@@ -28,6 +29,7 @@ func (e *Engine) Provision(ctx context.Context, slot Slot) Verdict {
 		}
 		err = r.step(ctx, s)
 	}
+	r.closeModem() // its last lines belong to the transcript, before the verdict
 	return r.finish(ctx, err)
 }
 
@@ -80,11 +82,16 @@ type run struct {
 	stored    CredentialReport
 	measure   map[string]float64
 
+	// emitMu serialises this run's events: the modem shows device lines
+	// from its own goroutine while a step runs.
+	emitMu    sync.Mutex
 	recordErr error // first failure of the recorder; the verdict cannot be PASS
 }
 
 // emit records an event of this run, then publishes it.
 func (r *run) emit(ctx context.Context, ev Event) {
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
 	ev.Run, ev.Slot = r.id, r.slot.Name
 	if ev.Step == "" {
 		ev.Step = r.current
@@ -111,7 +118,9 @@ func (r *run) begin(ctx context.Context) error {
 
 // step runs one step within its budget and records how it ended.
 func (r *run) step(ctx context.Context, s stepSpec) error {
+	r.emitMu.Lock()
 	r.current = s.name
+	r.emitMu.Unlock()
 	r.measure = map[string]float64{}
 	r.emit(ctx, Event{Kind: StepStarted})
 	started := r.e.opt.Clock.Now()
@@ -163,8 +172,11 @@ func (r *run) finish(ctx context.Context, err error) Verdict {
 	if r.stored.KeySHA256 != "" {
 		v.PSKIdentity = r.endpoint
 	}
-	if err == nil && r.recordErr != nil {
-		err = Errorf(RecordFailed, r.recordErr, "a step could not be recorded")
+	r.emitMu.Lock()
+	recordErr := r.recordErr
+	r.emitMu.Unlock()
+	if err == nil && recordErr != nil {
+		err = Errorf(RecordFailed, recordErr, "a step could not be recorded")
 	}
 	if err != nil {
 		se := Classify(err)
@@ -192,12 +204,16 @@ func (r *run) commitVerdict(ctx context.Context, v Verdict) Verdict {
 	return v
 }
 
-func (r *run) close() {
-	if r.modem != nil {
-		if err := r.modem.Close(); err != nil {
-			r.e.log.Debug("close modem", "slot", r.slot.Name, "err", err)
-		}
+func (r *run) closeModem() {
+	if r.modem == nil {
+		return
 	}
+	if err := r.modem.Close(); err != nil {
+		r.e.log.Debug("close modem", "slot", r.slot.Name, "err", err)
+	}
+}
+
+func (r *run) wipe() {
 	r.key.Wipe()
 	r.targetKey.Wipe()
 }

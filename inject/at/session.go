@@ -108,7 +108,35 @@ func Open(ctx context.Context, path string, cfg station.ModemConfig, observe fun
 	}
 	s := newSession(path, port, cfg, observe, o.log)
 	go s.reader()
+	go s.pump()
 	return s, nil
+}
+
+// idlePoll is how often the pump shows what the unit printed while no
+// exchange was running.
+const idlePoll = 100 * time.Millisecond
+
+// pump shows the unit's output as it arrives while no exchange is running
+// (the boot log during the flash step, log lines between steps), so the
+// transcript holds each line at its time and step. It never competes with
+// an exchange for tokens: it only drains what is queued, and only while it
+// holds the exchange lock.
+func (s *Session) pump() {
+	tick := time.NewTicker(idlePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-tick.C:
+		}
+		if s.mu.TryLock() {
+			if !s.closing.Load() {
+				s.drain(redactor{})
+			}
+			s.mu.Unlock()
+		}
+	}
 }
 
 func newSession(path string, port serial.Port, cfg station.ModemConfig, observe func(dir, line string), log *slog.Logger) *Session {
