@@ -86,8 +86,9 @@ type exchangeState struct {
 var errBooted = errors.New("the AT host started after the probe was sent")
 
 func (s *Session) exchange(ctx context.Context, req request) (Response, error) {
-	red := newRedactor(req.secret)
-	s.drain(red)
+	s.red = s.red.with(req.secret)
+	red := s.red
+	s.drain()
 	line := req.line()
 	shown := red.text(line)
 	if req.shell && len(line) > shellLineMax {
@@ -162,7 +163,7 @@ func (s *Session) consume(x *exchangeState, t token, red redactor) bool {
 	case t.kind == tokPrompt:
 		return x.final
 	case t.kind == tokJunk:
-		s.observe(station.DirLog, t.text)
+		s.observe(station.DirLog, red.line(t.text))
 		return false
 	case t.text == "":
 		return false

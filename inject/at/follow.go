@@ -22,7 +22,7 @@ type LogLine struct {
 func (s *Session) Follow(ctx context.Context, start func(context.Context) error, fn func(LogLine) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drain(redactor{})
+	s.drain()
 	if start != nil {
 		if err := start(ctx); err != nil {
 			return fmt.Errorf("start following the log of %s: %w", s.path, err)
@@ -58,9 +58,9 @@ func (s *Session) followDead(fn func(LogLine) bool) error {
 
 func (s *Session) follow(t token, fn func(LogLine) bool) bool {
 	s.reportDropped()
-	s.observeOther(t, redactor{})
+	s.observeOther(t)
 	if t.kind != tokLine || t.text == "" {
 		return false
 	}
-	return fn(LogLine{Text: t.text, At: t.at})
+	return fn(LogLine{Text: s.red.line(t.text), At: t.at})
 }

@@ -116,7 +116,7 @@ func (s *Session) pause(ctx context.Context, d time.Duration, deadline time.Time
 		case <-timer.C:
 			return nil
 		case t := <-s.tokens:
-			s.observeOther(t, redactor{})
+			s.observeOther(t)
 		case <-s.dead:
 			return s.unplugged("wait for the unit to answer AT")
 		}
@@ -144,7 +144,7 @@ func (s *Session) settle(ctx context.Context, outstanding int) {
 				s.observe(station.DirRx, t.text)
 				continue
 			}
-			s.observeOther(t, redactor{})
+			s.observeOther(t)
 		}
 	}
 }

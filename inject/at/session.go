@@ -78,6 +78,12 @@ type Session struct {
 	mu    sync.Mutex // one exchange (command, ready, follow) at a time
 	shell bool       // talking to a Zephyr shell (configured or detected)
 	known bool       // the dialect is known (not auto, or detected)
+	// red hides every secret sent in this session from then on until
+	// Close: the shell may echo a key late, after its command timed out.
+	red redactor
+
+	quit     chan struct{} // closed by Close: the pump stops
+	pumpDone chan struct{} // closed when the pump returned
 
 	closeOnce sync.Once
 	closeErr  error
@@ -122,18 +128,17 @@ const idlePoll = 100 * time.Millisecond
 // an exchange for tokens: it only drains what is queued, and only while it
 // holds the exchange lock.
 func (s *Session) pump() {
+	defer close(s.pumpDone)
 	tick := time.NewTicker(idlePoll)
 	defer tick.Stop()
 	for {
 		select {
-		case <-s.done:
+		case <-s.quit:
 			return
 		case <-tick.C:
 		}
 		if s.mu.TryLock() {
-			if !s.closing.Load() {
-				s.drain(redactor{})
-			}
+			s.drain()
 			s.mu.Unlock()
 		}
 	}
@@ -148,6 +153,7 @@ func newSession(path string, port serial.Port, cfg station.ModemConfig, observe 
 		cmdTO: orDefault(cfg.CommandTimeout.Duration, DefaultCommandTimeout), readyTO: orDefault(cfg.ReadyTimeout.Duration, DefaultReadyTimeout),
 		observe: observe, log: log.With("port", path),
 		tokens: make(chan token, queueSize), dead: make(chan struct{}), done: make(chan struct{}),
+		quit: make(chan struct{}), pumpDone: make(chan struct{}),
 	}
 	switch cfg.Mode {
 	case ModeShell:
@@ -299,11 +305,11 @@ func (s *Session) write(b []byte, doing string) error {
 
 // drain observes every token already queued as a log line. Called at the
 // start of each exchange, so nothing stale is taken for an answer.
-func (s *Session) drain(red redactor) {
+func (s *Session) drain() {
 	for {
 		select {
 		case t := <-s.tokens:
-			s.observeOther(t, red)
+			s.observeOther(t)
 		default:
 			s.reportDropped()
 			return
@@ -318,23 +324,27 @@ func (s *Session) reportDropped() {
 }
 
 // observeOther shows a token that is not part of an answer.
-func (s *Session) observeOther(t token, red redactor) {
+func (s *Session) observeOther(t token) {
 	switch {
 	case t.kind == tokPrompt, t.kind == tokLine && t.text == "":
 	default:
-		s.observe(station.DirLog, red.line(t.text))
+		s.observe(station.DirLog, s.red.line(t.text))
 	}
 }
 
-// Close stops the reader and closes the port. Lines still queued are
-// observed first when no call is running. Safe to call more than once.
+// Close stops the reader and the pump and closes the port. Lines still
+// queued are observed before Close returns when no call is running, so
+// nothing is observed after it. Safe to call more than once.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
+		close(s.quit)
 		s.closeErr = s.port.Close()
 		<-s.done
+		<-s.pumpDone
 		if s.mu.TryLock() {
-			s.drain(redactor{})
+			s.drain()
+			s.red = redactor{}
 			s.mu.Unlock()
 		}
 	})

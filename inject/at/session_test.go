@@ -387,6 +387,63 @@ func TestSecretNeverObserved(t *testing.T) {
 	}
 }
 
+// TestLateEchoOfSecret: a key sent by a command that timed out can still
+// be echoed later (a slow shell, a device that repeats it in a log line).
+// Whatever observes it afterwards (the idle pump, the next command, Follow
+// and what Follow hands on) gets it redacted.
+func TestLateEchoOfSecret(t *testing.T) {
+	const key = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	cmd := `AT%CMNG=0,100,3,"` + key + `"`
+	p := attest.NewPeer(t)
+	cfg := testConfig(ModeAT)
+	cfg.CommandTimeout.Duration = 300 * time.Millisecond
+	s, tr := mustOpen(t, p, cfg)
+	serve(p, false, func(c string) attest.Reply {
+		if c == cmd {
+			return attest.Reply{Drop: true}
+		}
+		return attest.OK()
+	})
+	ctx := ctxT(t)
+	if _, err := s.CommandSecret(ctx, cmd, key); station.CodeOf(err) != station.ModemTimeout {
+		t.Fatalf("CommandSecret: got %v, want MODEM_TIMEOUT", err)
+	}
+	p.Write("late echo " + cmd + "\r\n")
+	time.Sleep(3 * idlePoll) // the pump shows it while nothing runs
+	p.Write("debug: " + key[5:50] + "\r\n")
+	if _, err := s.Command(ctx, "AT"); err != nil {
+		t.Fatalf("AT: %v", err)
+	}
+	var handed []string
+	start := func(context.Context) error {
+		p.Write("again " + key + "\r\nmarker\r\n")
+		return nil
+	}
+	err := s.Follow(ctx, start, func(l LogLine) bool {
+		handed = append(handed, l.Text)
+		return l.Text == "marker"
+	})
+	if err != nil {
+		t.Fatalf("Follow: %v", err)
+	}
+	s.Close()
+	observed := tr.all()
+	if len(observed) < 6 {
+		t.Fatalf("too little observed to judge: %q", observed)
+	}
+	for _, l := range append(observed, handed...) {
+		for i := 0; i+8 <= len(key); i++ {
+			if strings.Contains(l, key[i:i+8]) {
+				t.Fatalf("line leaks the key: %q", l)
+			}
+		}
+	}
+	mark := "<redacted sha256:" + station.HexDigest(key) + ">"
+	if !containsLine(handed, "again "+mark) {
+		t.Errorf("Follow handed on %q, want the line with the key redacted", handed)
+	}
+}
+
 // TestFollowAcrossReboot: Follow sees the reboot's log and the session
 // keeps working on the same port afterwards.
 func TestFollowAcrossReboot(t *testing.T) {
