@@ -159,36 +159,47 @@ func (e *Engine) watchFixture(ctx context.Context, done func(Verdict) bool) erro
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	verdicts := make(chan Verdict)
-	state := map[string]slotState{}
-	running := 0
+	fx := fixture{}
 	stop := false
 	cancelled := ctx.Done()
 	for {
 		if !stop {
-			if err := e.pollSlots(ctx, state, verdicts, &running); err != nil && ctx.Err() == nil {
+			if err := e.pollSlots(ctx, fx, verdicts); err != nil && ctx.Err() == nil {
 				e.log.Warn("probe listing failed", "err", err)
 			}
 		}
-		if stop && running == 0 {
+		if stop && fx.running() == 0 {
 			return nil
 		}
 		select {
 		case v := <-verdicts:
-			running--
-			if s := state[v.Slot]; s == slotBusy {
-				state[v.Slot] = slotDone
-			}
+			fx[v.Slot].finished()
 			if !done(v) {
 				stop = true
 			}
 		case <-e.opt.Clock.After(time.Second):
 		case <-cancelled:
-			if running == 0 {
+			if fx.running() == 0 {
 				return ctx.Err()
 			}
 			stop, cancelled = true, nil // let the runs in flight finish (ABORTED)
 		}
 	}
+}
+
+// removalPolls is how many polls in a row must miss a provisioned unit's
+// probe before its slot counts as empty. A probe listing can miss a probe
+// that is there (USB re-enumeration after a reset, a J-Link busy with
+// another process); taken at its word, it would provision the same unit
+// again.
+const removalPolls = 3
+
+// fixture is what the engine knows of each slot while it watches.
+type fixture map[string]*slotWatch
+
+type slotWatch struct {
+	state  slotState
+	missed int // consecutive polls without the probe, while done
 }
 
 type slotState int
@@ -199,22 +210,53 @@ const (
 	slotDone            // provisioned; waits for the unit to be removed
 )
 
-func (e *Engine) pollSlots(ctx context.Context, state map[string]slotState, verdicts chan<- Verdict, running *int) error {
+func (fx fixture) slot(name string) *slotWatch {
+	w := fx[name]
+	if w == nil {
+		w = &slotWatch{}
+		fx[name] = w
+	}
+	return w
+}
+
+func (fx fixture) running() int {
+	n := 0
+	for _, w := range fx {
+		if w.state == slotBusy {
+			n++
+		}
+	}
+	return n
+}
+
+func (w *slotWatch) finished() {
+	if w != nil && w.state == slotBusy {
+		w.state, w.missed = slotDone, 0
+	}
+}
+
+// pollSlots starts a run for every slot whose unit was inserted and frees
+// every slot whose provisioned unit was removed.
+func (e *Engine) pollSlots(ctx context.Context, fx fixture, verdicts chan<- Verdict) error {
 	seen, err := e.probes(ctx)
 	if err != nil {
 		return err
 	}
 	for _, s := range e.cfg.SlotList() {
 		here := seen == nil || seen[s.Probe]
-		switch st := state[s.Name]; {
-		case here && st == slotEmpty:
-			state[s.Name] = slotBusy
-			*running++
+		w := fx.slot(s.Name)
+		switch {
+		case here && w.state == slotEmpty:
+			w.state = slotBusy
 			e.publish(Event{Kind: SlotAttached, Slot: s.Name, Text: s.Probe})
 			go func() { verdicts <- e.Provision(ctx, s) }()
-		case !here && st == slotDone:
-			state[s.Name] = slotEmpty
-			e.publish(Event{Kind: SlotDetached, Slot: s.Name, Text: s.Probe})
+		case here && w.state == slotDone:
+			w.missed = 0
+		case !here && w.state == slotDone:
+			if w.missed++; w.missed >= removalPolls {
+				w.state, w.missed = slotEmpty, 0
+				e.publish(Event{Kind: SlotDetached, Slot: s.Name, Text: s.Probe})
+			}
 		}
 	}
 	return nil

@@ -334,7 +334,8 @@ func (l *fakeLister) Probes(context.Context) ([]string, error) {
 }
 
 // In continuous mode a slot is provisioned once per insertion: a unit left
-// in the fixture is not tested again, a new insertion is.
+// in the fixture is not tested again, even when a probe listing briefly
+// misses it; a new insertion is.
 func TestRunProvisionsOncePerInsertion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
@@ -369,8 +370,15 @@ func TestRunProvisionsOncePerInsertion(t *testing.T) {
 		if n := verdicts(); n != 1 {
 			t.Fatalf("%d runs after one insertion", n)
 		}
+		lister.set() // one or two listings miss the probe: not a removal
+		time.Sleep(1500 * time.Millisecond)
+		lister.set("001051202135")
+		time.Sleep(10 * time.Second)
+		if n := verdicts(); n != 1 {
+			t.Fatalf("%d runs after a listing briefly missed the unit", n)
+		}
 		lister.set()
-		time.Sleep(3 * time.Second)
+		time.Sleep(5 * time.Second)
 		lister.set("1051202135")
 		time.Sleep(10 * time.Second)
 		if n := verdicts(); n != 2 {
