@@ -88,6 +88,10 @@ type run struct {
 	recordErr error // first failure of the recorder; the verdict cannot be PASS
 }
 
+// recordTimeout bounds the recording of one event (the store's own busy
+// timeout is shorter; this catches a store that hangs).
+const recordTimeout = 30 * time.Second
+
 // emit records an event of this run, then publishes it.
 func (r *run) emit(ctx context.Context, ev Event) {
 	r.emitMu.Lock()
@@ -97,7 +101,11 @@ func (r *run) emit(ctx context.Context, ev Event) {
 		ev.Step = r.current
 	}
 	ev.Time = r.e.opt.Clock.Now()
-	if err := r.e.opt.Recorder.Record(context.WithoutCancel(ctx), ev); err != nil && r.recordErr == nil {
+	// An interrupted run's events are still recorded; a stuck store is not
+	// waited for forever.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := r.e.opt.Recorder.Record(rctx, ev); err != nil && r.recordErr == nil {
 		r.recordErr = err
 		r.e.log.Error("record event", "slot", r.slot.Name, "run", r.id, "kind", ev.Kind, "err", err)
 	}

@@ -214,7 +214,9 @@ func (r *run) verify(ctx context.Context) error {
 	}
 	if b.VerifyReboot {
 		rep, err := r.modem.Watch(ctx, b.Markers.WithDefaults(), r.reset)
-		r.measure["reboot_register_seconds"] = rep.RegisteredAt.Seconds()
+		if rep.RegisteredAt > 0 { // a failed reboot has no time to show
+			r.measure["reboot_register_seconds"] = rep.RegisteredAt.Seconds()
+		}
 		return judgeReboot(rep, r.endpoint, err)
 	}
 	return nil
