@@ -113,3 +113,43 @@ func TestInterruptedStationRecordsAborted(t *testing.T) {
 		t.Errorf("recorded runs %+v", rows)
 	}
 }
+
+// An integrator's reader of --json that goes away mid-run (a broken pipe)
+// neither kills the station nor leaves a run open: the run ends ABORTED,
+// recorded, and the exit status says the output was lost.
+func TestBrokenOutputPipeAbortsCleanly(t *testing.T) {
+	l := startLine(t, lineSpec{units: 1, speed: 4})
+	cmd := exec.Command(stationBin, "batch", "--config", l.config, "--once", "--json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev station.Event
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Kind == station.StepStarted && ev.Step == station.StepFlash {
+			break
+		}
+	}
+	out.Close()
+	deadline := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Errorf("exit after the output broke: %v, want status 3\nstderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "write the event output") {
+		t.Errorf("stderr does not say the output was lost:\n%s", stderr.String())
+	}
+	rows := reportRuns(t, l)
+	if len(rows) != 1 || rows[0].Outcome != "ABORTED" {
+		t.Errorf("recorded runs %+v, want one ABORTED run", rows)
+	}
+}

@@ -56,13 +56,20 @@ func provision(ctx context.Context, cfg *station.Config, o batchOptions, stdout,
 	}
 	defer l.Close()
 
-	// Lossless: every event reaches the output, in order.
+	// Lossless: every event reaches the output, in order. Output that
+	// cannot be written any more (its reader went away) interrupts the
+	// line like SIGINT: runs end ABORTED, recorded, and no new unit starts
+	// with nobody watching.
+	ctx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
 	sub := l.engine.Subscribe(4096, station.Lossless)
 	var out sync.WaitGroup
+	r := newRenderer(stdout, o.json, o.verbose)
 	out.Go(func() {
-		r := newRenderer(stdout, o.json, o.verbose)
 		for ev := range sub.C {
-			r.render(ev)
+			if r.render(ev); r.Err() != nil {
+				interrupt()
+			}
 		}
 	})
 	var verdicts []station.Verdict
@@ -75,6 +82,10 @@ func provision(ctx context.Context, cfg *station.Config, o batchOptions, stdout,
 	out.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "station: %v\n", err)
+		return exitInternal
+	}
+	if err := r.Err(); err != nil {
+		fmt.Fprintf(stderr, "station: write the event output: %v (the runs are recorded; see station report runs)\n", err)
 		return exitInternal
 	}
 	if !o.json {

@@ -13,7 +13,7 @@ import (
 // renderer prints the event stream for people (one line per step
 // boundary and verdict) or as JSON lines for integrators.
 type renderer struct {
-	w       io.Writer
+	w       *errWriter
 	json    bool
 	verbose bool
 	enc     *json.Encoder
@@ -21,12 +21,34 @@ type renderer struct {
 }
 
 func newRenderer(w io.Writer, asJSON, verbose bool) *renderer {
-	return &renderer{w: w, json: asJSON, verbose: verbose, enc: json.NewEncoder(w), last: map[string]string{}}
+	ew := &errWriter{w: w}
+	return &renderer{w: ew, json: asJSON, verbose: verbose, enc: json.NewEncoder(ew), last: map[string]string{}}
 }
+
+// errWriter keeps the first write error: an integrator reading --json from
+// a pipe that broke must learn from the exit code that it missed events.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+// Err is the first error writing the output, if any.
+func (r *renderer) Err() error { return r.w.err }
 
 func (r *renderer) render(ev station.Event) {
 	if r.json {
-		r.enc.Encode(ev)
+		if err := r.enc.Encode(ev); err != nil && r.w.err == nil {
+			r.w.err = err // not a write error: an event that cannot be encoded
+		}
 		return
 	}
 	ts := ev.Time.Format("15:04:05")
