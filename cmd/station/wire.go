@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"nrfline/flash"
 	"nrfline/inject"
@@ -74,9 +75,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 	if v, ok := fl.(interface {
 		Version(context.Context) (string, error)
 	}); ok {
-		if s, err := v.Version(ctx); err == nil {
-			opt.FlashVersion = s
-		}
+		opt.FlashVersion = flashVersion(ctx, v.Version, logger)
 	}
 	if l, ok := fl.(interface {
 		List(context.Context) ([]string, error)
@@ -89,6 +88,20 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 		return nil, &setupError{exitInternal, err}
 	}
 	return &line{engine: eng, store: store}, nil
+}
+
+// flashVersion asks the flash tool for its version, recorded with every
+// run. A tool that cannot tell within 10 s is not a reason to stop the
+// line, but the supervisor must see why the runs lack it.
+func flashVersion(ctx context.Context, version func(context.Context) (string, error), logger *slog.Logger) string {
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := version(vctx)
+	if err != nil {
+		logger.Warn("flash tool version unknown; runs record none", "err", err)
+		return ""
+	}
+	return s
 }
 
 // probeLister adapts a flash tool's probe listing to station.Lister.
