@@ -264,9 +264,7 @@ func (s *Store) verdictOp(st *runState, v station.Verdict) (*op, error) {
 // shows it as ERROR RECORD_FAILED; the store records exactly that as soon as
 // the file takes writes again (or the next Open closes the run as ABORTED).
 func (s *Store) keepPending(st *runState, v station.Verdict, err error) {
-	failed := v
-	failed.Outcome, failed.Code = station.Errored, station.RecordFailed
-	failed.Detail = fmt.Sprintf("verdict %s %s not recorded: %v", v.Outcome, v.Code, err)
+	failed := v.Unrecorded(err)
 	st.mu.Lock()
 	st.pending = &failed
 	st.mu.Unlock()

@@ -1,6 +1,7 @@
 package station
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -114,4 +115,14 @@ type Verdict struct {
 	PSKSHA256   string    `json:"psk_sha256,omitempty"` // the digest the modem reported, never the key
 	Started     time.Time `json:"started"`
 	Ended       time.Time `json:"ended"`
+}
+
+// Unrecorded is the verdict a unit gets when v could not be committed:
+// ERROR RECORD_FAILED, whatever v was, saying what was lost and why. The
+// engine shows it and the store records it once the file takes writes.
+func (v Verdict) Unrecorded(err error) Verdict {
+	failed := v
+	failed.Outcome, failed.Code, failed.Hint = Errored, RecordFailed, RecordFailed.Hint()
+	failed.Detail = fmt.Sprintf("verdict %s %s not recorded: %v", v.Outcome, v.Code, err)
+	return failed
 }

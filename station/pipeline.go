@@ -202,11 +202,8 @@ func (r *run) commitVerdict(ctx context.Context, v Verdict) Verdict {
 	defer cancel()
 	ev := Event{Kind: VerdictReached, Run: r.id, Slot: r.slot.Name, Step: v.Step, Verdict: &v, Time: r.e.opt.Clock.Now()}
 	if err := r.e.opt.Recorder.Record(cctx, ev); err != nil {
-		failed := v
-		failed.Outcome, failed.Code, failed.Hint = Errored, RecordFailed, RecordFailed.Hint()
-		failed.Detail = fmt.Sprintf("verdict %s %s not recorded: %v", v.Outcome, v.Code, err)
-		ev.Verdict = &failed
-		v = failed
+		v = v.Unrecorded(err)
+		ev.Verdict = &v
 	}
 	r.e.deliver(ev)
 	return v
