@@ -278,6 +278,9 @@ func (c *Config) validate(src []byte) error {
 	if c.Portal.Kind == "http" && len(c.Portal.HTTP) == 0 {
 		checks = append(checks, bad("portal.request", "portal kind http needs at least one [[portal.request]]"))
 	}
+	if c.Bootstrap.VerifyReboot && c.Bootstrap.Trigger == "none" {
+		checks = append(checks, bad("bootstrap.verify_reboot", "needs bootstrap.trigger = \"reset\": without a live bootstrap there is nothing to verify"))
+	}
 	if c.Bootstrap.Probe && c.Bootstrap.ServerURI == "" {
 		checks = append(checks, bad("bootstrap.server_uri", "required when bootstrap.probe = true"))
 	}

@@ -64,6 +64,9 @@ func TestParseConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"bad probe in second slot", func(s string) string { return strings.Replace(s, `"1051202136"`, `"10512x"`, 1) }, 22, "slot[1].probe"},
 		{"missing station id", func(s string) string { return strings.Replace(s, `station_id = "line1-st3"`, ``, 1) }, 0, "station_id"},
 		{"syntax", func(s string) string { return strings.Replace(s, `[flash]`, `[flash`, 1) }, 7, ""},
+		{"verify_reboot without a bootstrap", func(s string) string {
+			return strings.Replace(s, "[[slot]]", "[bootstrap]\ntrigger = \"none\"\nverify_reboot = true\n\n[[slot]]", 1)
+		}, 18, "bootstrap.verify_reboot"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
