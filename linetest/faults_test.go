@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"nrfline/station"
 )
@@ -15,6 +16,52 @@ type faultCase struct {
 	outcome station.Outcome
 	codes   []station.Code
 	step    station.StepName
+	// fired, if set, shows from the slot's events that the fault really
+	// happened: a PASS alone would also come from a fault never injected.
+	// It returns what is missing, or "".
+	fired func(slotEvents) string
+}
+
+// slotEvents are the events of one slot in one batch, with its config.
+type slotEvents struct {
+	events []station.Event
+	cfg    *station.Config
+}
+
+// noted: the station told the operator about the fault in a note.
+func noted(text string) func(slotEvents) string {
+	return func(se slotEvents) string {
+		for _, ev := range se.events {
+			if ev.Kind == station.Note && strings.Contains(ev.Text, text) {
+				return ""
+			}
+		}
+		return fmt.Sprintf("no note containing %q", text)
+	}
+}
+
+func (se slotEvents) step(name station.StepName) (station.StepResult, bool) {
+	for _, ev := range se.events {
+		if ev.Kind == station.StepFinished && ev.Step == name {
+			return *ev.Result, true
+		}
+	}
+	return station.StepResult{}, false
+}
+
+// lasted: the step took between min and max (what the config gives).
+func lasted(name station.StepName, bounds func(*station.Config) (min, max time.Duration)) func(slotEvents) string {
+	return func(se slotEvents) string {
+		res, ok := se.step(name)
+		if !ok {
+			return fmt.Sprintf("no %s step", name)
+		}
+		lo, hi := bounds(se.cfg)
+		if d := res.Duration(); d < lo || d > hi {
+			return fmt.Sprintf("%s took %s, want %s to %s", name, d, lo, hi)
+		}
+		return ""
+	}
 }
 
 // Every fault of the virtual line, one per unit, on a line provisioned in
@@ -27,30 +74,39 @@ func TestEveryFaultEndsWithItsCode(t *testing.T) {
 		cases []faultCase
 	}{
 		{nil, []faultCase{
-			{"protected", station.Pass, nil, ""},
-			{"jlink-transient", station.Pass, nil, ""},
-			{"verify-error", station.Fail, []station.Code{station.FlashVerify}, station.StepFlash},
-			{"silent", station.Fail, []station.Code{station.ModemNotReady}, station.StepIdentify},
-			{"garbage", station.Fail, []station.Code{station.ModemGarbled}, station.StepIdentify},
-			{"cme-515", station.Fail, []station.Code{station.CredMemoryFull}, station.StepInject},
+			{"protected", station.Pass, nil, "", noted("chip is protected: recovering")},
+			{"jlink-transient", station.Pass, nil, "", noted("transient J-Link error, retrying once")},
+			{"verify-error", station.Fail, []station.Code{station.FlashVerify}, station.StepFlash, nil},
+			// gives up once modem.ready_timeout is over, not at the step's budget
+			{"silent", station.Fail, []station.Code{station.ModemNotReady}, station.StepIdentify,
+				lasted(station.StepIdentify, func(c *station.Config) (time.Duration, time.Duration) {
+					return c.Modem.ReadyTimeout.Duration, c.Modem.ReadyTimeout.Duration + 2*time.Second
+				})},
+			{"garbage", station.Fail, []station.Code{station.ModemGarbled}, station.StepIdentify, nil},
+			{"cme-515", station.Fail, []station.Code{station.CredMemoryFull}, station.StepInject, nil},
 		}},
 		// Sector erase keeps the firmware's LwM2M settings, so the stale
 		// server credentials would bite; clear_server_tag = true clears them.
 		{sectorErase, []faultCase{
-			{"stale-server-creds", station.Pass, nil, ""},
-			{"lte-never", station.Fail, []station.Code{station.LTENoAttach}, station.StepBootstrap},
-			{"reset-during-bootstrap", station.Fail, []station.Code{station.UnexpectedReboot}, station.StepBootstrap},
-			{"bootstrap-reject", station.Fail, []station.Code{station.BootstrapRejected}, station.StepBootstrap},
-			{"portal-500", station.Fail, []station.Code{station.PortalServerError}, station.StepRegister},
-			{"portal-slow", station.Pass, nil, ""},
-			{"portal-timeout", station.Fail, []station.Code{station.PortalUnreachable}, station.StepRegister},
+			{"stale-server-creds", station.Pass, nil, "", nil},
+			{"lte-never", station.Fail, []station.Code{station.LTENoAttach}, station.StepBootstrap, nil},
+			{"reset-during-bootstrap", station.Fail, []station.Code{station.UnexpectedReboot}, station.StepBootstrap, nil},
+			{"bootstrap-reject", station.Fail, []station.Code{station.BootstrapRejected}, station.StepBootstrap, nil},
+			{"portal-500", station.Fail, []station.Code{station.PortalServerError}, station.StepRegister, nil},
+			// 5 s simulated per request, at least two requests
+			{"portal-slow", station.Pass, nil, "", lasted(station.StepRegister, func(*station.Config) (time.Duration, time.Duration) {
+				return 2 * 5 * time.Second / lineSpeed, time.Minute
+			})},
+			{"portal-timeout", station.Fail, []station.Code{station.PortalUnreachable}, station.StepRegister, nil},
 		}},
 		{nil, []faultCase{
-			{"unplug@flash", station.Fail, []station.Code{station.UnitUnplugged}, station.StepFlash},
-			{"unplug@identify", station.Fail, []station.Code{station.UnitUnplugged}, station.StepIdentify},
-			{"unplug@inject", station.Fail, []station.Code{station.UnitUnplugged}, station.StepInject},
-			{"unplug@register", station.Fail, []station.Code{station.UnitUnplugged}, ""},
-			{"unplug@bootstrap", station.Fail, []station.Code{station.UnitUnplugged}, station.StepBootstrap},
+			{"unplug@flash", station.Fail, []station.Code{station.UnitUnplugged}, station.StepFlash, nil},
+			{"unplug@identify", station.Fail, []station.Code{station.UnitUnplugged}, station.StepIdentify, nil},
+			{"unplug@inject", station.Fail, []station.Code{station.UnitUnplugged}, station.StepInject, nil},
+			// the portal answers (the unit vanished, not the server); the
+			// reset that triggers the bootstrap finds neither probe nor port
+			{"unplug@register", station.Fail, []station.Code{station.UnitUnplugged}, station.StepBootstrap, nil},
+			{"unplug@bootstrap", station.Fail, []station.Code{station.UnitUnplugged}, station.StepBootstrap, nil},
 		}},
 	}
 	for gi, g := range groups {
@@ -61,6 +117,10 @@ func TestEveryFaultEndsWithItsCode(t *testing.T) {
 				spec = append(spec, fmt.Sprintf("%s:%d", c.fault, i+1))
 			}
 			l := startLine(t, lineSpec{units: len(cases), faults: strings.Join(spec, ","), edit: g.edit})
+			cfg, err := station.LoadConfig(l.config)
+			if err != nil {
+				t.Fatal(err)
+			}
 			res := l.batch(t)
 			if res.exit != 1 && slices.ContainsFunc(cases, func(c faultCase) bool { return c.outcome != station.Pass }) {
 				t.Errorf("exit %d, want 1 (a unit failed)", res.exit)
@@ -77,6 +137,12 @@ func TestEveryFaultEndsWithItsCode(t *testing.T) {
 				if v.Outcome != c.outcome || !codeOK || !stepOK {
 					t.Errorf("%s (%s): got %s %s at %q, want %s %v at %q\n%s", slot, c.fault, v.Outcome, v.Code, v.Step,
 						c.outcome, c.codes, c.step, res.explain(t, slot))
+				}
+				if c.fired == nil {
+					continue
+				}
+				if miss := c.fired(slotEvents{events: res.of(slot), cfg: cfg}); miss != "" {
+					t.Errorf("%s (%s): the fault did not show: %s\n%s", slot, c.fault, miss, res.explain(t, slot))
 				}
 			}
 			blobs := filesUnder(t, l.dir, ".db", ".db-wal")

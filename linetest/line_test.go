@@ -56,10 +56,13 @@ type virtualLine struct {
 	config string
 }
 
+// lineSpeed is the virtual line's time scale unless a test asks for another.
+const lineSpeed = 20
+
 func startLine(t *testing.T, spec lineSpec) *virtualLine {
 	t.Helper()
 	if spec.speed == 0 {
-		spec.speed = 20
+		spec.speed = lineSpeed
 	}
 	faults, err := sim.ParseFaults(spec.faults, spec.units)
 	if err != nil {
@@ -123,6 +126,17 @@ func (l *virtualLine) batch(t *testing.T, extra ...string) batchResult {
 		}
 	}
 	return res
+}
+
+// of returns the events of one slot, in order.
+func (r batchResult) of(slot string) []station.Event {
+	var out []station.Event
+	for _, ev := range r.events {
+		if ev.Slot == slot {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 func (r batchResult) explain(t *testing.T, slot string) string {
