@@ -129,7 +129,10 @@ func credFailed(err error, format string, args ...any) error {
 	return failed(err, station.CredWrite, format, args...)
 }
 
-// verify lists the bootstrap tag and compares the digests with ours.
+// verify lists the bootstrap tag: both the identity and the PSK must be
+// there, and their digests are compared with ours (modem-at.md §6.2). A
+// digest that differs is a warning unless plan.StrictDigest: the hashing
+// rule for PSKs is inferred, and the live bootstrap proves the key anyway.
 func (m *Modem) verify(ctx context.Context, plan station.CredentialPlan, rep *station.CredentialReport) error {
 	tag := plan.BootstrapTag
 	listed, err := m.ListTag(ctx, tag)
@@ -142,8 +145,9 @@ func (m *Modem) verify(ctx context.Context, plan station.CredentialPlan, rep *st
 		return station.Errorf(station.CredVerify, nil, "sec_tag %d lists identity=%t psk=%t after the write", tag, okID, okKey)
 	}
 	rep.IdentitySHA256, rep.KeySHA256 = idSum, keySum
+	var mismatches []string
 	if want := station.HexDigest(plan.Identity); idSum != want {
-		return station.Errorf(station.CredVerify, nil, "sec_tag %d identity digest %s, expected %s", tag, idSum, want)
+		mismatches = append(mismatches, fmt.Sprintf("sec_tag %d identity digest %s, expected %s", tag, idSum, want))
 	}
 	switch keySum {
 	case plan.Key.Fingerprint():
@@ -151,8 +155,17 @@ func (m *Modem) verify(ctx context.Context, plan station.CredentialPlan, rep *st
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
 			"sec_tag %d: the modem lists the PSK digest as SHA-256 of the raw key bytes, not of the hex text (modem-at.md §6.2)", tag))
 	default:
-		return station.Errorf(station.CredVerify, nil, "sec_tag %d PSK digest %s matches neither sha256(hex text) %s nor sha256(key bytes)",
-			tag, keySum, plan.Key.Fingerprint())
+		mismatches = append(mismatches, fmt.Sprintf("sec_tag %d PSK digest %s matches neither sha256(hex text) %s nor sha256(key bytes)",
+			tag, keySum, plan.Key.Fingerprint()))
+	}
+	if len(mismatches) == 0 {
+		return nil
+	}
+	if plan.StrictDigest {
+		return station.Errorf(station.CredVerify, nil, "%s", strings.Join(mismatches, "; "))
+	}
+	for _, w := range mismatches {
+		rep.Warnings = append(rep.Warnings, w+" (a warning: credentials.strict_digest = false)")
 	}
 	return nil
 }

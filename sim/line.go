@@ -234,6 +234,9 @@ func (l *Line) writeConfig() error {
 	cfg.Modem.Mode = map[bool]string{false: "at", true: "shell"}[l.opt.Shell]
 	cfg.Modem.ReadyTimeout = l.scaled(30*time.Second, 4*time.Second)
 	cfg.Modem.CommandTimeout = l.scaled(10*time.Second, 3*time.Second)
+	// The virtual modem hashes credentials by the rule modem-at.md §6.2
+	// infers; on this line a digest the station computes wrongly must fail.
+	cfg.Credentials.StrictDigest = true
 	cfg.Portal.URL = l.servers.PortalURL()
 	cfg.Portal.DMURL = l.servers.DMURL()
 	cfg.Portal.TargetURI = l.servers.DMServerURI()

@@ -65,6 +65,7 @@ type CredentialsConfig struct {
 	Identity       string `toml:"identity"`
 	PSKBytes       int    `toml:"psk_bytes"`
 	ClearServerTag bool   `toml:"clear_server_tag"`
+	StrictDigest   bool   `toml:"strict_digest"`
 }
 
 // PortalConfig is the [portal] table. Kind-specific settings live in the

@@ -59,6 +59,11 @@ type CredentialPlan struct {
 	Key            PSK
 	ServerTag      uint32
 	ClearServerTag bool
+	// StrictDigest fails the write when a listed digest differs from ours.
+	// Off, a mismatch is a warning: that the modem hashes PSK and identity
+	// as SHA-256 of the stored text is inferred, not confirmed on hardware
+	// (modem-at.md §6.2), and old modem firmware lists placeholders (§6.5).
+	StrictDigest bool
 }
 
 // CredentialReport is what the modem reported after the write.

@@ -148,7 +148,7 @@ func (r *run) inject(ctx context.Context) error {
 	r.key = key
 	rep, err := r.modem.Provision(ctx, CredentialPlan{
 		BootstrapTag: c.BootstrapTag, Identity: r.endpoint, Key: key,
-		ServerTag: c.ServerTag, ClearServerTag: c.ClearServerTag,
+		ServerTag: c.ServerTag, ClearServerTag: c.ClearServerTag, StrictDigest: c.StrictDigest,
 	})
 	if err != nil {
 		return err
