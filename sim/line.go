@@ -87,6 +87,9 @@ func Start(ctx context.Context, opt Options) (l *Line, err error) {
 	if err := l.startUnits(); err != nil {
 		return nil, err
 	}
+	if err := l.awaitBoot(ctx); err != nil {
+		return nil, err
+	}
 	if err := l.startProbes(); err != nil {
 		return nil, err
 	}
@@ -97,6 +100,25 @@ func Start(ctx context.Context, opt Options) (l *Line, err error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// bootWait bounds the wait for the units' first boot (0.5 s simulated).
+const bootWait = 10 * time.Second
+
+// awaitBoot returns once every unit's first boot settled, so that a line
+// reported ready answers AT at once, as the CONTRACT promises a newcomer.
+func (l *Line) awaitBoot(ctx context.Context) error {
+	timeout := time.After(max(bootWait, 2*l.Delay(bootWait)))
+	for i, u := range l.units {
+		select {
+		case <-u.Settled():
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout:
+			return fmt.Errorf("sim unit %d: first boot did not finish", i+1)
+		}
+	}
+	return nil
 }
 
 // Delay scales a simulated duration by the line's speed.

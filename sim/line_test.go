@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -69,17 +70,18 @@ func atExchange(t *testing.T, path, cmd string) []string {
 	if _, err := p.Write([]byte(cmd + "\r\n")); err != nil {
 		t.Fatal(err)
 	}
+	deadline := time.Now().Add(10 * time.Second)
 	r := bufio.NewReader(readerFunc(func(b []byte) (int, error) {
-		for {
+		for time.Now().Before(deadline) {
 			n, err := p.Read(b)
 			if n > 0 || err != nil {
 				return n, err
 			}
 		}
+		return 0, fmt.Errorf("no answer to %s within 10 s", cmd)
 	}))
 	var out []string
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			t.Fatalf("read: %v", err)
@@ -92,8 +94,6 @@ func atExchange(t *testing.T, path, cmd string) []string {
 			return out
 		}
 	}
-	t.Fatalf("no final result for %s", cmd)
-	return nil
 }
 
 type readerFunc func([]byte) (int, error)

@@ -262,6 +262,7 @@ func (u *Unit) ready(b *boot) {
 	}
 	u.wg.Add(1)
 	go u.executor(b)
+	u.settle()
 }
 
 // garbage sends random bytes, as a console read at the wrong baud rate:

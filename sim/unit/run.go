@@ -17,8 +17,10 @@ func (u *Unit) run(b *boot) {
 	defer u.wg.Done()
 	switch {
 	case u.cfg.Faults.Silent:
+		u.settle()
 		return
 	case u.cfg.Faults.Garbage:
+		u.settle()
 		u.garbage(b)
 		return
 	}

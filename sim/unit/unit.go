@@ -87,6 +87,9 @@ type Unit struct {
 	bsReset   bool          // ResetDuringBootstrap already fired
 	netCh     chan struct{} // closed and replaced on every network change
 
+	settled    chan struct{} // closed once the first boot settled (see Settled)
+	settleOnce sync.Once
+
 	wg sync.WaitGroup
 }
 
@@ -121,14 +124,15 @@ func Start(cfg Config) (*Unit, error) {
 		return nil, fmt.Errorf("unit %d: %w", cfg.Index, err)
 	}
 	u := &Unit{
-		cfg:   cfg,
-		log:   cfg.Logger.With("unit", cfg.Index),
-		scale: float64(cfg.Delay(time.Second)) / float64(time.Second),
-		port:  p,
-		out:   make(chan outItem, 512),
-		st:    st,
-		store: newCredStore(st.Credentials),
-		netCh: make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger.With("unit", cfg.Index),
+		scale:   float64(cfg.Delay(time.Second)) / float64(time.Second),
+		port:    p,
+		out:     make(chan outItem, 512),
+		st:      st,
+		store:   newCredStore(st.Credentials),
+		netCh:   make(chan struct{}),
+		settled: make(chan struct{}),
 	}
 	u.wg.Add(2)
 	go u.reader()
@@ -141,6 +145,14 @@ func Start(cfg Config) (*Unit, error) {
 	u.log.Info("unit started", "port", u.Port(), "shell", cfg.Shell, "firmware", !st.Firmware.Erased)
 	return u, nil
 }
+
+// Settled is closed once the unit's first boot opened its console for
+// commands ("Ready" or the shell prompt), or is known never to (no
+// firmware, silent, garbage), or the unit was closed. Input typed before
+// that is lost, as on a real unit that is still booting.
+func (u *Unit) Settled() <-chan struct{} { return u.settled }
+
+func (u *Unit) settle() { u.settleOnce.Do(func() { close(u.settled) }) }
 
 // Port is the path the station opens: Link if set, else the pty slave.
 func (u *Unit) Port() string {
@@ -159,6 +171,7 @@ func (u *Unit) Close() error {
 	u.stopLocked()
 	u.mu.Unlock()
 	u.io.Unlock()
+	u.settle()
 	err := u.port.close()
 	u.wg.Wait()
 	return err
@@ -294,6 +307,7 @@ func (u *Unit) bootLocked() {
 		ModemFW: u.cfg.ModemFW, Model: u.cfg.Model, HWVersion: u.cfg.HWVersion,
 	}, u.store, u.cfg.Faults.CME515)
 	if u.st.Firmware.Erased || u.halted || u.gone() {
+		u.settle()
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
