@@ -38,34 +38,34 @@ type bootWatch struct {
 	// bootloader: the last banner was MCUboot's, so the application's
 	// banner that follows belongs to the same boot.
 	bootloader bool
+	// registering: the RD client started registration (INF, optional), so
+	// a refusal now is the LwM2M server's, not the bootstrap server's.
+	registering bool
 }
 
 func newBootWatch(m station.Markers) *bootWatch { return &bootWatch{m: m, start: time.Now()} }
 
 // line takes one log line (ANSI already removed); true when the watch is over.
+// Until the reset's boot banner, lines are the previous boot's (printed
+// while the reset tool starts): they neither fail nor pass the unit.
 func (w *bootWatch) line(text string, when time.Time) bool {
 	msg := logMessage(strings.TrimSpace(text))
 	if contains(msg, w.m.Boot) {
 		w.boot(msg)
 		return false
 	}
+	if !w.rep.Booted {
+		return false
+	}
 	if w.rep.Endpoint == "" {
 		w.rep.Endpoint = endpointIn(msg)
 	}
-	failures := []struct {
-		markers []string
-		code    station.Code
-	}{
-		{w.m.Rejected, station.BootstrapRejected},
-		{w.m.NoCreds, station.BootstrapNoCredentials},
-		{w.m.Network, station.BootstrapNetwork},
-		{w.m.RegFailed, station.RegistrationFailed},
+	if strings.Contains(msg, "RD Client started with endpoint") {
+		w.registering = true
 	}
-	for _, f := range failures {
-		if contains(msg, f.markers) {
-			w.rep.Failure, w.rep.FailureLine = f.code, text
-			return true
-		}
+	if code := w.failure(msg); code != station.CodeNone {
+		w.rep.Failure, w.rep.FailureLine = code, text
+		return true
 	}
 	switch {
 	case contains(msg, w.m.Attached):
@@ -79,6 +79,25 @@ func (w *bootWatch) line(text string, when time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// failure is the code of a failure marker in msg, if any.
+func (w *bootWatch) failure(msg string) station.Code {
+	switch {
+	case contains(msg, w.m.Rejected):
+		return station.BootstrapRejected
+	case contains(msg, w.m.Refused) && !w.rep.Bootstrapped && !w.registering:
+		return station.BootstrapRejected
+	case contains(msg, w.m.Refused):
+		return station.RegistrationFailed
+	case contains(msg, w.m.NoCreds):
+		return station.BootstrapNoCredentials
+	case contains(msg, w.m.Network):
+		return station.BootstrapNetwork
+	case contains(msg, w.m.RegFailed):
+		return station.RegistrationFailed
+	}
+	return station.CodeNone
 }
 
 // boot counts a boot banner: the first is the boot after the reset, later

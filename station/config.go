@@ -118,6 +118,7 @@ type Markers struct {
 	Bootstrapped []string `toml:"bootstrapped,omitempty"`
 	Registered   []string `toml:"registered,omitempty"`
 	Rejected     []string `toml:"rejected,omitempty"`
+	Refused      []string `toml:"refused,omitempty"`
 	NoCreds      []string `toml:"no_credentials,omitempty"`
 	Network      []string `toml:"network_error,omitempty"`
 	RegFailed    []string `toml:"registration_failed,omitempty"`

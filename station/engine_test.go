@@ -200,6 +200,10 @@ func TestProvisionLineRules(t *testing.T) {
 			h.modem.boot = BootReport{Booted: true}
 			h.modem.bootErr = context.DeadlineExceeded
 		}, Fail, LTENoAttach, StepBootstrap, nil},
+		{"no boot banner after the reset", func(h *harness) {
+			h.modem.boot = BootReport{}
+			h.modem.bootErr = context.DeadlineExceeded
+		}, BootstrapTimeout.Outcome(), BootstrapTimeout, StepBootstrap, nil},
 		{"probe gone with its unit is an unplug", func(h *harness) {
 			h.flasher.program = []error{Errorf(FlashNoProbe, nil, "exit 41")}
 			h.modem.gone = true

@@ -64,7 +64,9 @@ func judgeUnfinished(rep BootReport, watchErr error) error {
 		return Errorf(Internal, watchErr, "watch the unit's log")
 	}
 	switch {
-	case rep.Booted && !rep.Attached:
+	case !rep.Booted:
+		return Errorf(BootstrapTimeout, watchErr, "no boot banner after the reset (bootstrap.markers.boot): did the reset reach the unit?")
+	case !rep.Attached:
 		return Errorf(LTENoAttach, watchErr, "no LTE attach reported before the timeout")
 	case rep.Bootstrapped:
 		return Errorf(BootstrapTimeout, watchErr, "bootstrapped but no registration before the timeout")

@@ -174,7 +174,7 @@ func (u *Unit) bootstrap(b *boot, psk *lwm2m.PSK) (*lwm2m.Delivered, bool) {
 			u.logf(b, lvlDbg, modApp, "rd_client_event: Bootstrap registration failure!")
 			return nil, false
 		}
-		if !u.networkError(b, attempt, err) {
+		if !u.networkError(b, attempt, err, "Bootstrap Timeout") {
 			return nil, false
 		}
 	}
@@ -215,9 +215,15 @@ func (u *Unit) online(b *boot) bool {
 	return u.current(b) && u.mdm.reg == 1
 }
 
-// networkError logs a failed exchange; true if the client retries.
-func (u *Unit) networkError(b *boot, attempt int, err error) bool {
-	u.logf(b, lvlErr, modRD, "RD Client socket error: %d", errnoOf(err))
+// networkError logs a failed exchange; true if the client retries. An
+// exchange that got no reply logs the RD client's WRN timeout line (which a
+// station must not take for a final failure: the client retries).
+func (u *Unit) networkError(b *boot, attempt int, err error, timeoutLine string) bool {
+	if errno := errnoOf(err); errno == errnoETIMEDOUT {
+		u.logf(b, lvlWrn, modRD, "%s", timeoutLine)
+	} else {
+		u.logf(b, lvlErr, modRD, "RD Client socket error: %d", errno)
+	}
 	if attempt >= maxRetries {
 		u.logf(b, lvlErr, modRD, "Network error, max retries reached (%d)", attempt)
 		u.logf(b, lvlErr, modApp, "LwM2M engine reported a network error.")
@@ -315,7 +321,7 @@ func (u *Unit) register(b *boot, uri string, psk *lwm2m.PSK, lifetime uint32) {
 			u.logf(b, lvlWrn, modApp, "Registration failure!")
 			return
 		}
-		if !u.networkError(b, attempt, err) {
+		if !u.networkError(b, attempt, err, "Registration Timeout") {
 			return
 		}
 	}
