@@ -25,7 +25,7 @@ type fakeNRF struct {
 
 	cmee      int
 	cfun      int
-	simPolls  int // %XSIM? answers "0" this many times before "1"
+	simPolls  int // %XSIM? answers "0" (a SIM read is refused) this many times before "1"
 	simCause  int // %XSIM: 0,<cause> for ever
 	store     map[[2]uint64]string
 	digest    func(typ int, content string) string
@@ -111,8 +111,14 @@ func (f *fakeNRF) xsim() attest.Reply {
 	return attest.OK("%XSIM: 1")
 }
 
+// simRead answers a SIM read: refused while the UICC is off or not yet
+// initialised (modem-at.md §11, inferred there).
 func (f *fakeNRF) simRead(line string) attest.Reply {
-	if f.cfun != 41 && f.cfun != 1 {
+	switch {
+	case f.cfun != 41 && f.cfun != 1, f.simCause != 0:
+		return f.final("+CME ERROR: 0")
+	case f.simPolls > 0:
+		f.simPolls--
 		return f.final("+CME ERROR: 0")
 	}
 	return attest.OK(line)
