@@ -60,6 +60,17 @@ type Image struct {
 	Size     int       // data bytes
 }
 
+// WritesUICR reports whether any data lies in the UICR block.
+func (img *Image) WritesUICR() bool {
+	uicr := nrf91Ranges()[1]
+	for _, s := range img.Segments {
+		if uint64(s.Addr)+uint64(len(s.Data)) > uicr[0] && uint64(s.Addr) <= uicr[1] {
+			return true
+		}
+	}
+	return false
+}
+
 // Segment is a contiguous run of data.
 type Segment struct {
 	Addr uint32
@@ -94,7 +105,7 @@ func CheckImage(path, pinnedSHA256 string) (station.Firmware, error) {
 	if err != nil {
 		return station.Firmware{}, &ImageError{File: path, Msg: "resolve path", Err: err}
 	}
-	return station.Firmware{Path: abs, Name: filepath.Base(path), SHA256: digest, Size: img.Size}, nil
+	return station.Firmware{Path: abs, Name: filepath.Base(path), SHA256: digest, Size: img.Size, UICR: img.WritesUICR()}, nil
 }
 
 func readImage(path string) ([]byte, error) {

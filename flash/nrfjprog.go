@@ -37,7 +37,7 @@ func (n *Nrfjprog) Program(ctx context.Context, probe string, fw station.Firmwar
 	if err != nil {
 		return err
 	}
-	args := append(jprogTarget(snr), "--program", image, n.eraseFlag())
+	args := append(jprogTarget(snr), "--program", image, n.eraseFlag(fw))
 	if n.verify {
 		args = append(args, "--verify")
 	}
@@ -45,11 +45,17 @@ func (n *Nrfjprog) Program(ctx context.Context, probe string, fw station.Firmwar
 	return n.device(ctx, "program", snr, args, report)
 }
 
-func (n *Nrfjprog) eraseFlag() string {
-	if n.erase == "sector" {
-		return "--sectorerase"
+// eraseFlag: --sectorerase leaves UICR alone (flash-tools.md §2), so an
+// image that writes UICR would fail on a unit whose UICR holds data from a
+// previous programming; --sectoranduicrerase erases both.
+func (n *Nrfjprog) eraseFlag(fw station.Firmware) string {
+	switch {
+	case n.erase != "sector":
+		return "--chiperase"
+	case fw.UICR:
+		return "--sectoranduicrerase"
 	}
-	return "--chiperase"
+	return "--sectorerase"
 }
 
 // Recover unlocks a protected chip (erases it all):

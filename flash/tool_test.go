@@ -47,8 +47,9 @@ func TestArgv(t *testing.T) {
 	}{
 		{"nrfjprog program chip verify", "nrfjprog", "chip", true, opProgram,
 			[]string{"-f", "NRF91", "--snr", "1051202135", "--program", fw.Path, "--chiperase", "--verify", "--reset"}},
+		// the test image writes UICR, which --sectorerase does not erase
 		{"nrfjprog program sector verify", "nrfjprog", "sector", true, opProgram,
-			[]string{"-f", "NRF91", "--snr", "1051202135", "--program", fw.Path, "--sectorerase", "--verify", "--reset"}},
+			[]string{"-f", "NRF91", "--snr", "1051202135", "--program", fw.Path, "--sectoranduicrerase", "--verify", "--reset"}},
 		{"nrfjprog program chip no verify", "nrfjprog", "chip", false, opProgram,
 			[]string{"-f", "NRF91", "--snr", "1051202135", "--program", fw.Path, "--chiperase", "--reset"}},
 		{"nrfjprog recover", "nrfjprog", "chip", true, opRecover, []string{"-f", "NRF91", "--snr", "1051202135", "--recover"}},
@@ -79,6 +80,32 @@ func TestArgv(t *testing.T) {
 				t.Errorf("argv\n got %q\nwant %q (twice)", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSectorEraseWithoutUICR: an image that leaves UICR alone gets the
+// plain sector erase (faster, and UICR keeps what it holds).
+func TestSectorEraseWithoutUICR(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.hex")
+	if err := os.WriteFile(path, encodeHex([]Segment{{Addr: 0x1000, Data: []byte("app only")}}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fw, err := CheckImage(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fw.UICR || !mustFirmware(t).UICR {
+		t.Fatalf("UICR detection: app-only image %v, image with UICR data %v", fw.UICR, mustFirmware(t).UICR)
+	}
+	f := newFake(t, fakeScript{})
+	cfg := testConfig("nrfjprog")
+	cfg.Erase = "sector"
+	if err := newTool(t, f, cfg).Program(t.Context(), "1051202135", fw, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-f", "NRF91", "--snr", "1051202135", "--program", fw.Path, "--sectorerase", "--verify", "--reset"}
+	if got := f.argv(); len(got) != 1 || !slices.Equal(got[0], want) {
+		t.Errorf("argv\n got %q\nwant %q", got, want)
 	}
 }
 

@@ -44,6 +44,7 @@ type Firmware struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
 	Size   int    `json:"size"` // bytes of data in the image
+	UICR   bool   `json:"uicr,omitempty"` // the image writes UICR (needs an erase that covers it)
 }
 
 // Outcome is the verdict of one run.
