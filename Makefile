@@ -7,7 +7,7 @@ SPEED   ?= 4
 # transient J-Link error is retried; all four still PASS.
 DEMO_FAULTS ?= protected:2,jlink-transient:3
 RUNS    ?= 200000
-DB      ?= /tmp/station-seed.db
+DB      ?= /tmp/station-bench.db
 
 .PHONY: build test test-short demo bench lint seed-db fuzz clean
 
@@ -30,7 +30,7 @@ demo: build
 # Speed figures: records (report/commit ratios), virtual line start-up, and
 # one unit's cycle time per step with the station's own overhead.
 bench: build
-	scripts/bench.sh
+	RUNS=$(RUNS) DB=$(DB) scripts/bench.sh
 	scripts/sim-start.sh
 	scripts/cycle.sh
 

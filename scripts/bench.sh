@@ -51,9 +51,10 @@ grp_sqlite=$(median "sqlite3 '$DB' 'SELECT outcome, count(*) FROM runs GROUP BY 
 sum_station=$(median "'$BIN' report summary --db '$DB'")
 
 # verdict commit latency: Go benchmark, 32 slots recording whole runs at once
+# into a copy of the seeded database (a line with a year of runs behind it)
 p99s=()
 for _ in 1 2 3; do
-	out=$($GO test -run '^$' -bench 'BenchmarkVerdictCommit$' -benchtime 3200x ./records/) ||
+	out=$(RECORDS_BENCH_DB="$DB" $GO test -run '^$' -bench 'BenchmarkVerdictCommit$' -benchtime 3200x ./records/) ||
 		{ echo "bench: go test -bench failed:" >&2; echo "$out" >&2; exit 1; }
 	p99s+=("$(echo "$out" | awk '/BenchmarkVerdictCommit/ {for (i = 1; i <= NF; i++) if ($i == "p99-ms") print $(i-1)}')")
 done
@@ -67,6 +68,6 @@ BEGIN {
 	printf "records bench on %d runs (median of %d timed runs each)\n", rows, rep
 	printf "  report runs --format csv   %7.3f s   sqlite3 -csv SELECT *      %7.3f s   ratio %.2f (target <= 1.5)  %s\n", ct, cs, r1, verdict(r1 <= 1.5)
 	printf "  report summary             %7.3f s   sqlite3 GROUP BY outcome   %7.3f s   ratio %.2f (target <= 3)    %s\n", st, gs, r2, verdict(r2 <= 3)
-	printf "  verdict commit p99, 32 concurrent writers: %.2f ms (median of 3 runs: %s) (target <= 10 ms)  %s\n", p99, all, verdict(p99 <= 10)
+	printf "  verdict commit p99, 32 concurrent writers, on a copy of it: %.2f ms (median of 3 runs: %s) (target <= 10 ms)  %s\n", p99, all, verdict(p99 <= 10)
 	exit (r1 <= 1.5 && r2 <= 3 && p99 <= 10) ? 0 : 1
 }'
