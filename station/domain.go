@@ -43,7 +43,7 @@ type Firmware struct {
 	Path   string `json:"path"`
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
-	Size   int    `json:"size"` // bytes of data in the image
+	Size   int    `json:"size"`           // bytes of data in the image
 	UICR   bool   `json:"uicr,omitempty"` // the image writes UICR (needs an erase that covers it)
 }
 
