@@ -49,7 +49,13 @@ type runRow struct {
 
 func reportRuns(t *testing.T, l *virtualLine) []runRow {
 	t.Helper()
-	b, err := exec.Command(stationBin, "report", "runs", "--db", l.dir+"/station.db", "--format", "json").Output()
+	return reportRunsIn(t, l.dir+"/station.db")
+}
+
+// reportRunsIn is `station report runs --format json` on the database db.
+func reportRunsIn(t *testing.T, db string) []runRow {
+	t.Helper()
+	b, err := exec.Command(stationBin, "report", "runs", "--db", db, "--format", "json").Output()
 	if err != nil {
 		t.Fatalf("report runs: %v", err)
 	}
