@@ -20,6 +20,7 @@ func (m *Modem) Watch(ctx context.Context, mk station.Markers, trigger func(cont
 	w := newBootWatch(mk.WithDefaults())
 	start := func(ctx context.Context) error {
 		w.start = time.Now()
+		defer func() { w.triggered = time.Now() }()
 		if trigger == nil {
 			return nil
 		}
@@ -41,20 +42,25 @@ type bootWatch struct {
 	// registering: the RD client started registration (INF, optional), so
 	// a refusal now is the LwM2M server's, not the bootstrap server's.
 	registering bool
+	// triggered is when the reset returned; zero until then.
+	triggered time.Time
 }
 
 func newBootWatch(m station.Markers) *bootWatch { return &bootWatch{m: m, start: time.Now()} }
 
 // line takes one log line (ANSI already removed); true when the watch is over.
-// Until the reset's boot banner, lines are the previous boot's (printed
-// while the reset tool starts): they neither fail nor pass the unit.
+// Lines received before the reset returned, unless the reset's boot banner
+// came first, are the previous boot's (printed while the reset tool
+// starts): they neither fail nor pass the unit. The banner is not required
+// after that: a banner garbled by line noise at reset must not fail a unit
+// that registers (modem-at.md §9).
 func (w *bootWatch) line(text string, when time.Time) bool {
 	msg := logMessage(strings.TrimSpace(text))
 	if contains(msg, w.m.Boot) {
 		w.boot(msg)
 		return false
 	}
-	if !w.rep.Booted {
+	if !w.rep.Booted && (w.triggered.IsZero() || when.Before(w.triggered)) {
 		return false
 	}
 	if w.rep.Endpoint == "" {
@@ -81,12 +87,17 @@ func (w *bootWatch) line(text string, when time.Time) bool {
 	return false
 }
 
+// notRetrying ends the RD client's refusal of a bootstrap request, not of a
+// registration (lwm2m-bootstrap.md §3); the INF line that tells
+// registration has started is not printed at the module's default level.
+const notRetrying = "Not Retrying"
+
 // failure is the code of a failure marker in msg, if any.
 func (w *bootWatch) failure(msg string) station.Code {
 	switch {
 	case contains(msg, w.m.Rejected):
 		return station.BootstrapRejected
-	case contains(msg, w.m.Refused) && !w.rep.Bootstrapped && !w.registering:
+	case contains(msg, w.m.Refused) && strings.Contains(msg, notRetrying) && !w.rep.Bootstrapped && !w.registering:
 		return station.BootstrapRejected
 	case contains(msg, w.m.Refused):
 		return station.RegistrationFailed

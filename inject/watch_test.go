@@ -120,6 +120,12 @@ func TestBootWatch(t *testing.T) {
 			l("err", "net_lwm2m_rd_client", "Failed with code 4.3 (Forbidden). Not Retrying.")}, true,
 			station.BootReport{Booted: true, Endpoint: "urn:imei:1", Failure: station.RegistrationFailed,
 				FailureLine: "[00:00:01.000,000] <err> net_lwm2m_rd_client: Failed with code 4.3 (Forbidden). Not Retrying."}},
+		// the LwM2M server's refusal at the RD client's default level (WRN:
+		// no "RD Client started" line) on a unit that did not bootstrap
+		{"registration refused, default log level", station.Markers{}, []string{banner,
+			l("err", "net_lwm2m_rd_client", "Failed with code 4.3 (Forbidden).")}, true,
+			station.BootReport{Booted: true, Failure: station.RegistrationFailed,
+				FailureLine: "[00:00:01.000,000] <err> net_lwm2m_rd_client: Failed with code 4.3 (Forbidden)."}},
 		// the client retries after a timeout: not a failure yet
 		{"timeouts are retried", station.Markers{}, []string{banner, l("wrn", "net_lwm2m_rd_client", "Bootstrap Timeout"),
 			l("wrn", "net_lwm2m_rd_client", "Registration Timeout")}, false,
@@ -171,6 +177,29 @@ func TestBootWatch(t *testing.T) {
 				t.Errorf("report:\n got %+v\nwant %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBootWatchBannerLost: once the reset returned, the new boot's lines
+// count even if its banner never arrived whole (line noise at reset); lines
+// from before the reset returned still do not.
+func TestBootWatchBannerLost(t *testing.T) {
+	w := newBootWatch(station.DefaultMarkers())
+	w.triggered = w.start.Add(time.Second)
+	before, after := w.start.Add(500*time.Millisecond), w.start.Add(2*time.Second)
+	if w.line("[00:00:09.000,000] <inf> app_lwm2m_client: LwM2M is connected to server", before) {
+		t.Fatal("a line from before the reset returned ended the watch")
+	}
+	for _, line := range []string{"*** Using Zephyr OS v4.1.99 ***", "[00:00:07.800,300] <inf> app_lwm2m_client: LwM2M is bootstrapping"} {
+		if w.line(line, after) {
+			t.Fatalf("%q ended the watch", line)
+		}
+	}
+	if !w.line("[00:00:14.100,400] <inf> app_lwm2m_client: LwM2M is connected to server", after) {
+		t.Fatal("registration after the reset did not end the watch")
+	}
+	if w.rep.Booted || !w.rep.Bootstrapped || !w.rep.Registered {
+		t.Errorf("report %+v, want bootstrapped and registered without a banner", w.rep)
 	}
 }
 

@@ -103,7 +103,7 @@ var codes = map[Code]codeInfo{
 	ProbeFailed:      {Fail, "The station's own bootstrap attempt failed: wrong bootstrap.server_uri or credentials not accepted by the server."},
 	ProbeWrongTarget: {Fail, "The bootstrap server hands out a different LwM2M server than portal.target_uri: fix the bootstrap config."},
 
-	BootstrapRejected:          {Fail, "Bootstrap server answered 4.00: endpoint unknown there, no bootstrap config, or identity/endpoint mismatch."},
+	BootstrapRejected:          {Fail, "Bootstrap server refused the unit (4.00, 4.03…): endpoint unknown there, no bootstrap config, or identity/endpoint mismatch."},
 	BootstrapNoCredentials:     {Fail, "Unit has no bootstrap credentials under its bootstrap sec_tag: check credentials.bootstrap_tag matches the firmware."},
 	BootstrapNetwork:           {Fail, "Unit could not reach the bootstrap server (DTLS/network error): wrong URI or transport, or wrong PSK."},
 	BootstrapTimeout:           {Fail, "Unit did not finish bootstrap and registration within bootstrap.timeout: see its log in the transcript."},

@@ -64,8 +64,8 @@ func judgeUnfinished(rep BootReport, watchErr error) error {
 		return Errorf(Internal, watchErr, "watch the unit's log")
 	}
 	switch {
-	case !rep.Booted:
-		return Errorf(BootstrapTimeout, watchErr, "no boot banner after the reset (bootstrap.markers.boot): did the reset reach the unit?")
+	case !rep.Booted && !rep.Attached:
+		return Errorf(BootstrapTimeout, watchErr, "nothing from a new boot (no boot banner, no LTE attach) before the timeout: did the reset reach the unit?")
 	case !rep.Attached:
 		return Errorf(LTENoAttach, watchErr, "no LTE attach reported before the timeout")
 	case rep.Bootstrapped:

@@ -214,10 +214,11 @@ func (r *run) verify(ctx context.Context) error {
 	}
 	if b.VerifyReboot {
 		rep, err := r.modem.Watch(ctx, b.Markers.WithDefaults(), r.reset)
-		if rep.RegisteredAt > 0 { // a failed reboot has no time to show
-			r.measure["reboot_register_seconds"] = rep.RegisteredAt.Seconds()
+		if err := judgeReboot(rep, r.endpoint, err); err != nil {
+			return err // a failed reboot has no time to show
 		}
-		return judgeReboot(rep, r.endpoint, err)
+		r.measure["reboot_register_seconds"] = rep.RegisteredAt.Seconds()
+		return nil
 	}
 	return nil
 }
