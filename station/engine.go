@@ -187,19 +187,20 @@ func (e *Engine) watchFixture(ctx context.Context, done func(Verdict) bool) erro
 	}
 }
 
-// removalPolls is how many polls in a row must miss a provisioned unit's
-// probe before its slot counts as empty. A probe listing can miss a probe
-// that is there (USB re-enumeration after a reset, a J-Link busy with
-// another process); taken at its word, it would provision the same unit
-// again.
-const removalPolls = 3
+// removalAfter is how long a provisioned unit's probe must be missing from
+// every listing before its slot counts as empty. A probe listing can miss
+// a probe that is there (USB re-enumeration after a reset, a J-Link busy
+// with another process); taken at its word, it would provision the same
+// unit again. Time, not a count of polls: a verdict also triggers a poll,
+// so several slots finishing together would make polls milliseconds apart.
+const removalAfter = 3 * time.Second
 
 // fixture is what the engine knows of each slot while it watches.
 type fixture map[string]*slotWatch
 
 type slotWatch struct {
-	state  slotState
-	missed int // consecutive polls without the probe, while done
+	state     slotState
+	missingAt time.Time // first listing without the probe while done; zero if listed
 }
 
 type slotState int
@@ -231,7 +232,7 @@ func (fx fixture) running() int {
 
 func (w *slotWatch) finished() {
 	if w != nil && w.state == slotBusy {
-		w.state, w.missed = slotDone, 0
+		w.state, w.missingAt = slotDone, time.Time{}
 	}
 }
 
@@ -251,12 +252,12 @@ func (e *Engine) pollSlots(ctx context.Context, fx fixture, verdicts chan<- Verd
 			e.publish(Event{Kind: SlotAttached, Slot: s.Name, Text: s.Probe})
 			go func() { verdicts <- e.Provision(ctx, s) }()
 		case here && w.state == slotDone:
-			w.missed = 0
-		case !here && w.state == slotDone:
-			if w.missed++; w.missed >= removalPolls {
-				w.state, w.missed = slotEmpty, 0
-				e.publish(Event{Kind: SlotDetached, Slot: s.Name, Text: s.Probe})
-			}
+			w.missingAt = time.Time{}
+		case !here && w.state == slotDone && w.missingAt.IsZero():
+			w.missingAt = e.opt.Clock.Now()
+		case !here && w.state == slotDone && e.opt.Clock.Now().Sub(w.missingAt) >= removalAfter:
+			w.state, w.missingAt = slotEmpty, time.Time{}
+			e.publish(Event{Kind: SlotDetached, Slot: s.Name, Text: s.Probe})
 		}
 	}
 	return nil

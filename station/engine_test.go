@@ -394,3 +394,40 @@ func TestRunProvisionsOncePerInsertion(t *testing.T) {
 		}
 	})
 }
+
+// A provisioned slot is freed by time without its probe, not by a count of
+// polls: verdicts of other slots also trigger polls, and several arriving
+// together must not free a slot whose probe a listing briefly missed.
+func TestSlotFreedOnlyAfterProbeMissingForAWhile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		lister := &fakeLister{}
+		e, err := New(Options{
+			Config: h.cfg, Flasher: h.flasher, Portal: h.portal, Recorder: h.recorder, Lister: lister,
+			Modems:     func(context.Context, string, func(string, string)) (Modem, error) { return h.modem, nil },
+			PortFinder: func(context.Context, string) (string, error) { return "/dev/ttyACM0", nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		slot := h.cfg.SlotList()[0].Name
+		fx := fixture{slot: {state: slotDone}}
+		verdicts := make(chan Verdict, 1)
+		for range 5 { // polls in quick succession, the probe missing
+			if err := e.pollSlots(t.Context(), fx, verdicts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if fx[slot].state != slotDone {
+			t.Fatal("slot freed by polls in quick succession")
+		}
+		time.Sleep(removalAfter)
+		if err := e.pollSlots(t.Context(), fx, verdicts); err != nil {
+			t.Fatal(err)
+		}
+		if fx[slot].state != slotEmpty {
+			t.Errorf("slot still %v after its probe was missing for %s", fx[slot].state, removalAfter)
+		}
+	})
+}
