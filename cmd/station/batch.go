@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
 	"sync"
+	"syscall"
 
 	"nrfline/station"
 )
@@ -45,6 +47,11 @@ type batchOptions struct {
 // provision runs the engine on cfg with headless output; shared by batch
 // and demo.
 func provision(ctx context.Context, cfg *station.Config, o batchOptions, stdout, stderr io.Writer) int {
+	// A reader of stdout that went away (a broken pipe) must not kill the
+	// station in the middle of flashing a unit: writes fail with EPIPE
+	// instead, and the line stops as for an interrupt (below). Only here:
+	// `station report runs | head` should still end quietly.
+	signal.Ignore(syscall.SIGPIPE)
 	l, err := wire(ctx, cfg, newLogger(stderr, o.debug))
 	if err != nil {
 		fmt.Fprintf(stderr, "station: %v\n", err)

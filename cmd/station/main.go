@@ -30,10 +30,6 @@ func main() {
 	// The virtual line's fake nrfjprog/nrfutil are this binary under
 	// another name; they must run before anything else.
 	faketool.Dispatch()
-	// A reader of stdout that went away (a broken pipe) must not kill the
-	// station in the middle of flashing a unit: writes fail with EPIPE
-	// instead, and batch ends its runs as for an interrupt.
-	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
