@@ -13,11 +13,14 @@ import (
 	"nrfline/station"
 )
 
-// startBatchUntil starts `station batch --once --json` and returns once it
-// printed an event that stop accepts, with the running command.
-func startBatchUntil(t *testing.T, l *virtualLine, stop func(station.Event) bool) (*exec.Cmd, io.ReadCloser) {
+// startBatch starts `station batch --once --json` on the line, its stderr
+// going to stderr (nil: discarded), and returns the command, its stdout
+// and a scanner of it that takes long event lines. The process is killed
+// at cleanup, or after 2 minutes.
+func startBatch(t *testing.T, l *virtualLine, stderr io.Writer) (*exec.Cmd, io.ReadCloser, *bufio.Scanner) {
 	t.Helper()
 	cmd := exec.Command(stationBin, "batch", "--config", l.config, "--once", "--json")
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -25,11 +28,18 @@ func startBatchUntil(t *testing.T, l *virtualLine, stop func(station.Event) bool
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	t.Cleanup(func() { deadline.Stop(); cmd.Process.Kill(); cmd.Wait() })
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	deadline := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
-	defer deadline.Stop()
+	return cmd, out, sc
+}
+
+// startBatchUntil starts `station batch --once --json` and returns once it
+// printed an event that stop accepts, with the running command.
+func startBatchUntil(t *testing.T, l *virtualLine, stop func(station.Event) bool) (*exec.Cmd, io.ReadCloser) {
+	t.Helper()
+	cmd, out, sc := startBatch(t, l, nil)
 	for sc.Scan() {
 		var ev station.Event
 		if json.Unmarshal(sc.Bytes(), &ev) == nil && stop(ev) {
@@ -125,19 +135,8 @@ func TestInterruptedStationRecordsAborted(t *testing.T) {
 // recorded, and the exit status says the output was lost.
 func TestBrokenOutputPipeAbortsCleanly(t *testing.T) {
 	l := startLine(t, lineSpec{units: 1, speed: 4})
-	cmd := exec.Command(stationBin, "batch", "--config", l.config, "--once", "--json")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	cmd, out, sc := startBatch(t, l, &stderr)
 	for sc.Scan() {
 		var ev station.Event
 		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Kind == station.StepStarted && ev.Step == station.StepFlash {
@@ -145,9 +144,7 @@ func TestBrokenOutputPipeAbortsCleanly(t *testing.T) {
 		}
 	}
 	out.Close()
-	deadline := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
-	defer deadline.Stop()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
 		t.Errorf("exit after the output broke: %v, want status 3\nstderr:\n%s", err, stderr.String())
 	}

@@ -1,7 +1,6 @@
 package linetest
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"nrfline/station"
 )
@@ -24,20 +22,7 @@ func TestFullDiskMidRunIsErrorNeverPass(t *testing.T) {
 	l := startLine(t, lineSpec{units: 1, speed: 4, edit: func(cfg string) string {
 		return strings.Replace(cfg, "database = 'station.db'", "database = '"+db+"'", 1)
 	}})
-	cmd := exec.Command(stationBin, "batch", "--config", l.config, "--once", "--json")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
-	defer deadline.Stop()
-
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	cmd, _, sc := startBatch(t, l, nil)
 	var verdicts []station.Verdict
 	filled := false
 	for sc.Scan() {
@@ -53,7 +38,7 @@ func TestFullDiskMidRunIsErrorNeverPass(t *testing.T) {
 			verdicts = append(verdicts, *ev.Verdict)
 		}
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if !filled {
 		t.Fatal("the run never reached the bootstrap step")
 	}

@@ -114,6 +114,7 @@ type harness struct {
 	modem    *fakeModem
 	portal   *fakePortal
 	recorder *memRecorder
+	lister   *fakeLister // nil: every configured slot counts as present
 	cfg      *Config
 }
 
@@ -135,11 +136,15 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) engine(t *testing.T) *Engine {
 	t.Helper()
-	e, err := New(Options{
+	opt := Options{
 		Config: h.cfg, Flasher: h.flasher, Portal: h.portal, Recorder: h.recorder,
 		Modems:     func(context.Context, string, func(string, string)) (Modem, error) { return h.modem, nil },
 		PortFinder: func(context.Context, string) (string, error) { return "/dev/ttyACM0", nil },
-	})
+	}
+	if h.lister != nil {
+		opt.Lister = h.lister
+	}
+	e, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,15 +349,8 @@ func TestRunProvisionsOncePerInsertion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		lister := &fakeLister{}
-		e, err := New(Options{
-			Config: h.cfg, Flasher: h.flasher, Portal: h.portal, Recorder: h.recorder, Lister: lister,
-			Modems:     func(context.Context, string, func(string, string)) (Modem, error) { return h.modem, nil },
-			PortFinder: func(context.Context, string) (string, error) { return "/dev/ttyACM0", nil },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
+		h.lister = lister
+		e := h.engine(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- e.Run(ctx) }()
@@ -401,16 +399,8 @@ func TestRunProvisionsOncePerInsertion(t *testing.T) {
 func TestSlotFreedOnlyAfterProbeMissingForAWhile(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		lister := &fakeLister{}
-		e, err := New(Options{
-			Config: h.cfg, Flasher: h.flasher, Portal: h.portal, Recorder: h.recorder, Lister: lister,
-			Modems:     func(context.Context, string, func(string, string)) (Modem, error) { return h.modem, nil },
-			PortFinder: func(context.Context, string) (string, error) { return "/dev/ttyACM0", nil },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
+		h.lister = &fakeLister{} // the probe is never listed
+		e := h.engine(t)
 		slot := h.cfg.SlotList()[0].Name
 		fx := fixture{slot: {state: slotDone}}
 		verdicts := make(chan Verdict, 1)
