@@ -25,10 +25,16 @@ type Config struct {
 	Credentials CredentialsConfig `toml:"credentials"`
 	Portal      PortalConfig      `toml:"portal"`
 	Bootstrap   BootstrapConfig   `toml:"bootstrap"`
+	Line        LineConfig        `toml:"line"`
+	Rules       RulesConfig       `toml:"rules"`
+	UI          UIConfig          `toml:"ui"`
+	Central     CentralConfig     `toml:"central"`
 	Slots       []SlotConfig      `toml:"slot"`
 
 	// Path is the file the config was loaded from (not a TOML key).
 	Path string `toml:"-"`
+	// slotLines are the lines of the [[slot]] headers, for messages.
+	slotLines []int
 }
 
 // FirmwareConfig is the [firmware] table.
@@ -125,6 +131,45 @@ type Markers struct {
 	Boot         []string `toml:"boot,omitempty"`
 }
 
+// LineConfig is the [line] table: how units are found and started.
+type LineConfig struct {
+	// Discovery is "usb" (kernel hot-plug events and sysfs) or "tool"
+	// (the flash tool's probe listing, polled: slower, loads the J-Link
+	// library on every call).
+	Discovery string `toml:"discovery"`
+	// Autostart starts a run when a unit is inserted; false waits for the
+	// operator's Start (scan or inspect first).
+	Autostart bool `toml:"autostart"`
+}
+
+// RulesConfig is the [rules] table: the line's policy across runs. Every
+// rule is off unless set.
+type RulesConfig struct {
+	// LockAfter locks a slot after this many consecutive non-PASS verdicts
+	// whose code points at the fixture (LockCodes); 0 is off.
+	LockAfter int `toml:"lock_after"`
+	// LockCodes are the codes that count against the fixture; empty takes
+	// DefaultLockCodes.
+	LockCodes []string `toml:"lock_codes,omitempty"`
+	// MaxAttempts refuses an IMEI with this many recorded runs; 0 is off.
+	MaxAttempts int `toml:"max_attempts"`
+	// Reprovision is what happens to an IMEI that already passed:
+	// "allow", "warn" (a note with the run) or "refuse".
+	Reprovision string `toml:"reprovision"`
+}
+
+// UIConfig is the [ui] table of the bench TUI.
+type UIConfig struct {
+	Bell bool `toml:"bell"` // terminal bell on every verdict
+}
+
+// CentralConfig is the optional [central] table: line-wide records.
+type CentralConfig struct {
+	// URL is a PostgreSQL connection URL without a password (the password
+	// comes from PGPASSWORD or a libpq password/service file).
+	URL string `toml:"url"`
+}
+
 // SlotConfig is one [[slot]].
 type SlotConfig struct {
 	Name  string `toml:"name"`
@@ -162,6 +207,9 @@ func Defaults() Config {
 		Credentials: CredentialsConfig{BootstrapTag: 100, ServerTag: 101, Identity: "urn:imei:{imei}", PSKBytes: 16, ClearServerTag: true},
 		Portal:      PortalConfig{Kind: "leshan", Timeout: Duration{15 * time.Second}, Retries: 3},
 		Bootstrap:   BootstrapConfig{Trigger: "reset", Timeout: Duration{180 * time.Second}, VerifyServerTag: true},
+		Line:        LineConfig{Discovery: "usb", Autostart: true},
+		Rules:       RulesConfig{Reprovision: "allow"},
+		UI:          UIConfig{Bell: true},
 	}
 }
 
@@ -208,6 +256,9 @@ func ParseConfig(path string, src []byte) (*Config, error) {
 		return nil, decodeError(path, err)
 	}
 	cfg.Path = path
+	for i := range cfg.Slots {
+		cfg.slotLines = append(cfg.slotLines, keyLine(src, fmt.Sprintf("slot[%d]", i)))
+	}
 	if err := cfg.validate(src); err != nil {
 		return nil, err
 	}
@@ -250,6 +301,19 @@ func (c *Config) validate(src []byte) error {
 		oneOf("modem.mode", c.Modem.Mode, "at", "shell", "auto"),
 		oneOf("portal.kind", c.Portal.Kind, "leshan", "coiote", "http", "none"),
 		oneOf("bootstrap.trigger", c.Bootstrap.Trigger, "reset", "none"),
+		oneOf("line.discovery", c.Line.Discovery, "usb", "tool"),
+		oneOf("rules.reprovision", c.Rules.Reprovision, "allow", "warn", "refuse"),
+	}
+	if c.Rules.LockAfter < 0 {
+		checks = append(checks, bad("rules.lock_after", "must be 0 (off) or a positive count, got %d", c.Rules.LockAfter))
+	}
+	if c.Rules.MaxAttempts < 0 {
+		checks = append(checks, bad("rules.max_attempts", "must be 0 (off) or a positive count, got %d", c.Rules.MaxAttempts))
+	}
+	for _, code := range c.Rules.LockCodes {
+		if _, ok := codes[Code(code)]; !ok {
+			checks = append(checks, bad("rules.lock_codes", "unknown failure code %q", code))
+		}
 	}
 	if c.Firmware.SHA256 != "" && !isHex(c.Firmware.SHA256, 64) {
 		checks = append(checks, bad("firmware.sha256", "must be 64 hex digits"))
@@ -303,27 +367,69 @@ func (c *Config) validateSlots(bad func(key, format string, args ...any) error) 
 	if len(c.Slots) == 0 {
 		errs = append(errs, bad("slot", "at least one [[slot]] is required"))
 	}
-	names := map[string]bool{}
-	probes := map[string]bool{}
+	names := map[string]int{}
+	// Two slots never share a probe, a port or a USB location: both units
+	// would be driven through one cable and fail with misleading codes.
+	owners := map[string]map[string]int{"probe": {}, "port": {}, "usb": {}}
 	for i, s := range c.Slots {
 		key := fmt.Sprintf("slot[%d]", i)
-		switch {
+		switch prev, dup := names[s.Name]; {
 		case s.Name == "":
 			errs = append(errs, bad(key+".name", "required"))
-		case names[s.Name]:
-			errs = append(errs, bad(key+".name", "duplicate slot name %q", s.Name))
+		case dup:
+			errs = append(errs, bad(key+".name", "duplicate slot name %q (also slot[%d])", s.Name, prev))
 		}
-		names[s.Name] = true
-		p := NormalizeSerial(s.Probe)
-		switch {
-		case !isDigits(s.Probe):
+		names[s.Name] = i
+		if s.Probe == "" && s.Port == "" && s.USB == "" {
+			errs = append(errs, bad(key, "needs at least one of usb, probe, port"))
+		}
+		if s.Probe != "" && !isDigits(s.Probe) {
 			errs = append(errs, bad(key+".probe", "J-Link serial must be digits, got %q", s.Probe))
-		case probes[p]:
-			errs = append(errs, bad(key+".probe", "probe %s is used by two slots", p))
 		}
-		probes[p] = true
+		if s.USB != "" && !validUSBPath(s.USB) {
+			errs = append(errs, bad(key+".usb", "USB location must look like \"1-4.3.2\" (bus-port.port…), got %q", s.USB))
+		}
+		for _, f := range []struct{ field, v string }{{"usb", s.USB}, {"probe", NormalizeSerial(s.Probe)}, {"port", s.Port}} {
+			field, v := f.field, f.v
+			if v == "" {
+				continue
+			}
+			if field == "port" {
+				v = filepath.Clean(v)
+			}
+			if prev, dup := owners[field][v]; dup {
+				errs = append(errs, bad(fmt.Sprintf("%s.%s", key, field), "%s %q is also used by slot[%d] (%q, line %d): two slots cannot share one",
+					field, v, prev, c.Slots[prev].Name, c.slotLine(prev)))
+				continue
+			}
+			owners[field][v] = i
+		}
 	}
 	return errs
+}
+
+// slotLine is the line of the i-th [[slot]] header, for messages that name
+// two slots; set when the config is parsed.
+func (c *Config) slotLine(i int) int {
+	if i < len(c.slotLines) {
+		return c.slotLines[i]
+	}
+	return 0
+}
+
+// validUSBPath accepts a sysfs USB device name: bus, dash, ports joined by
+// dots ("1-4", "1-4.3.2").
+func validUSBPath(s string) bool {
+	bus, ports, ok := strings.Cut(s, "-")
+	if !ok || !isDigits(bus) || ports == "" {
+		return false
+	}
+	for _, p := range strings.Split(ports, ".") {
+		if !isDigits(p) {
+			return false
+		}
+	}
+	return true
 }
 
 func required(bad func(key, format string, args ...any) error, key, v string) error {

@@ -58,6 +58,11 @@ const (
 	ServerTagEmpty             Code = "SERVER_TAG_EMPTY"
 	RebootBootstrapped         Code = "REBOOT_BOOTSTRAPPED"
 
+	SlotLocked         Code = "SLOT_LOCKED"
+	RetestLimit        Code = "RETEST_LIMIT"
+	AlreadyProvisioned Code = "ALREADY_PROVISIONED"
+	DuplicateIMEI      Code = "DUPLICATE_IMEI"
+
 	RecordFailed Code = "RECORD_FAILED"
 	Interrupted  Code = "ABORTED"
 	Internal     Code = "INTERNAL"
@@ -114,6 +119,11 @@ var codes = map[Code]codeInfo{
 	UnexpectedReboot:           {Fail, "Unit rebooted on its own during bootstrap: check power supply and firmware stability."},
 	ServerTagEmpty:             {Fail, "After registration the server sec_tag lacks a PSK or identity: check credentials.server_tag matches the firmware."},
 	RebootBootstrapped:         {Fail, "After a second reset the unit bootstrapped again instead of registering: it did not keep its server credentials."},
+
+	SlotLocked:         {Errored, "This slot failed several units in a row for fixture reasons (J-Link, port, timeouts): check its pogo pins, cable and probe, then enable it again."},
+	RetestLimit:        {Fail, "This unit reached rules.max_attempts: set it aside for repair; it was not touched this time."},
+	AlreadyProvisioned: {Fail, "This unit already passed: it does not need provisioning again (rules.reprovision = \"refuse\"); set it aside as good."},
+	DuplicateIMEI:      {Errored, "A unit with the same IMEI is already in another slot: remove one of them; a cloned IMEI means the unit must be checked."},
 
 	RecordFailed: {Errored, "The result could not be written to the database: check disk space and permissions; the unit must be re-tested."},
 	Interrupted:  {Aborted, "The run was interrupted before it finished: re-test the unit."},

@@ -11,6 +11,8 @@ type EventKind string
 const (
 	SlotAttached   EventKind = "slot_attached"   // a unit is present in the slot
 	SlotDetached   EventKind = "slot_detached"   // the slot is empty
+	SlotChanged    EventKind = "slot_state"      // Status is set: the slot's whole state after a change
+	DeviceIgnored  EventKind = "unassigned"      // Device is set: a probe that belongs to no slot (reported once)
 	RunStarted     EventKind = "run_started"     // Start is set
 	UnitIdentified EventKind = "unit_identified" // Identity is set
 	StepStarted    EventKind = "step_started"
@@ -46,6 +48,8 @@ type Event struct {
 	Identity *Identity   `json:"identity,omitempty"`
 	Result   *StepResult `json:"result,omitempty"`
 	Verdict  *Verdict    `json:"verdict,omitempty"`
+	Status   *SlotStatus `json:"status,omitempty"`
+	Device   *Device     `json:"device,omitempty"`
 }
 
 // Delivery says what a subscriber gets when it falls behind.

@@ -129,6 +129,46 @@ type Lister interface {
 	Probes(ctx context.Context) ([]string, error)
 }
 
+// Device is one unit's debug probe as discovery sees it: the identity the
+// slots match on (USB location, probe serial, port), never /dev/ttyACMn.
+type Device struct {
+	Probe   string   `json:"probe,omitempty"`   // J-Link serial, normalised (NormalizeSerial)
+	USB     string   `json:"usb,omitempty"`     // physical USB location, "1-4.3.2"
+	Board   string   `json:"board,omitempty"`   // from the serial prefix, e.g. "nRF9151 DK"
+	Ports   []string `json:"ports,omitempty"`   // its serial ports in interface (VCOM) order
+	Console string   `json:"console,omitempty"` // the port that carries AT and the log
+}
+
+// DeviceEvent is a device that appeared (Attached) or went away.
+type DeviceEvent struct {
+	Attached bool   `json:"attached"`
+	Device   Device `json:"device"`
+}
+
+// Discovery follows the devices plugged into the station. Watch first
+// reports every device present as Attached, then each change until ctx
+// ends, when it closes the channel. A probe that re-enumerates during its
+// own reset or flash is debounced by the implementation: a detach is
+// reported only once the device stayed away.
+type Discovery interface {
+	Watch(ctx context.Context) (<-chan DeviceEvent, error)
+}
+
+// History answers the line rules' questions about a unit's earlier runs
+// (rules.max_attempts, rules.reprovision), across restarts.
+type History interface {
+	UnitHistory(ctx context.Context, imei string) (UnitHistory, error)
+}
+
+// UnitHistory is what the records know of one IMEI.
+type UnitHistory struct {
+	Attempts int  // finished runs that reached the unit (identified it)
+	Passed   bool // any of them PASSed
+	// Source says where the answer came from when it matters to the
+	// operator ("central", or "local: central unreachable …").
+	Source string
+}
+
 // Clock gives the engine its time. Tests may replace it.
 type Clock interface {
 	Now() time.Time

@@ -130,3 +130,9 @@ func (v Verdict) Describe() string {
 	}
 	return fmt.Sprintf("%s %s %s at %s: %s", v.Slot, v.Outcome, v.Code, v.Step, v.Hint)
 }
+
+// DefaultLockCodes are the failures that point at the fixture rather than
+// the unit (rules.lock_after): the probe, the cable, the port, a unit that
+// stops answering mid-command. A worn pogo pin shows as these, unit after
+// unit.
+var DefaultLockCodes = []Code{FlashJLink, FlashNoProbe, FlashTimeout, PortUnavailable, ModemNotReady, ModemTimeout, ModemGarbled}
