@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,24 +15,32 @@ import (
 // Options wires an Engine to its parts. Portal and Prober may be nil when
 // the config turns them off (portal.kind = "none", bootstrap.probe = false).
 type Options struct {
-	Config       *Config
-	Firmware     Firmware // checked image (flash.CheckImage)
-	Flasher      Flasher
-	Modems       ModemOpener
-	Portal       Portal
-	Prober       Prober
-	Recorder     Recorder
-	Lister       Lister                                                  // optional: which probes are present
-	PortFinder   func(ctx context.Context, probe string) (string, error) // optional: a probe's VCOM0 when slot.port is empty
-	Clock        Clock
-	Logger       *slog.Logger
-	Version      string // station version, recorded with every run
-	FlashVersion string // flash tool version, recorded with every run
+	Config     *Config
+	Firmware   Firmware // checked image (flash.CheckImage)
+	Flasher    Flasher
+	Modems     ModemOpener
+	Portal     Portal
+	Prober     Prober
+	Recorder   Recorder
+	History    History                                                 // optional: the records' memory of each IMEI, for rules.max_attempts and rules.reprovision
+	Discovery  Discovery                                               // optional: which units are plugged in; nil with no Lister: every slot holds a unit
+	Lister     Lister                                                  // optional, when Discovery is nil: a probe listing polled every second
+	PortFinder func(ctx context.Context, probe string) (string, error) // optional: a probe's VCOM0 when neither slot nor device names a port
+	Clock      Clock
+	Logger     *slog.Logger
+	Version    string // station version, recorded with every run
+	// FlashVersion is the flash tool version, recorded with every run.
+	FlashVersion string
 	NewPSK       func(n int) (PSK, error)
+	// PublishWait bounds how long publishing waits for a Lossless
+	// subscriber that stopped reading before it is dropped (default 5 s).
+	PublishWait time.Duration
 }
 
 // Engine provisions units: one pipeline per slot, all slots concurrently,
-// one event stream for everybody.
+// one event stream for everybody. While Run (or RunOnce, RunCount) is
+// going, the line's actor owns every slot; operator commands reach it
+// through Start, Retest, Abort, Disable, Enable and SetOperator.
 type Engine struct {
 	opt Options
 	cfg *Config
@@ -40,6 +49,9 @@ type Engine struct {
 
 	pubMu sync.Mutex // orders Seq with publication
 	seq   uint64
+
+	cmds   chan command
+	living sync.Mutex // held while a line runs: one actor at a time
 }
 
 // New checks the options and returns an engine.
@@ -53,6 +65,8 @@ func New(opt Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: portal kind %q needs a portal", opt.Config.Portal.Kind)
 	case opt.Config.Bootstrap.Probe && opt.Prober == nil:
 		return nil, errors.New("engine: bootstrap.probe needs a prober")
+	case (opt.Config.Rules.MaxAttempts > 0 || opt.Config.Rules.Reprovision != "allow") && opt.History == nil:
+		return nil, errors.New("engine: rules.max_attempts and rules.reprovision need the records' history")
 	}
 	if opt.Clock == nil {
 		opt.Clock = SystemClock{}
@@ -63,204 +77,122 @@ func New(opt Options) (*Engine, error) {
 	if opt.NewPSK == nil {
 		opt.NewPSK = NewPSK
 	}
-	return &Engine{opt: opt, cfg: opt.Config, log: opt.Logger, bus: NewBus()}, nil
+	if opt.PublishWait <= 0 {
+		opt.PublishWait = 5 * time.Second
+	}
+	e := &Engine{opt: opt, cfg: opt.Config, log: opt.Logger, cmds: make(chan command)}
+	e.bus = newBus(opt.PublishWait, e.stuck)
+	return e, nil
 }
 
 // Subscribe returns a subscription to the engine's events; see Delivery for
-// the rules. There is deliberately no way to publish from outside: verdicts
-// reach subscribers only through commitVerdict.
+// the rules. A new subscriber first gets one SlotChanged event per slot.
+// There is deliberately no way to publish from outside: verdicts reach
+// subscribers only through commitVerdict.
 func (e *Engine) Subscribe(buf int, d Delivery) *Subscription { return e.bus.Subscribe(buf, d) }
+
+// Snapshot returns the state of every slot, as a new subscriber sees it.
+func (e *Engine) Snapshot() []SlotStatus { return e.bus.Snapshot() }
 
 // Close ends every subscription.
 func (e *Engine) Close() { e.bus.Close() }
 
-// RunOnce provisions the units present now (every configured slot whose
-// probe is present) and returns their verdicts in slot order. With count > 0
-// it instead keeps watching the fixture until count units were provisioned.
-func (e *Engine) RunOnce(ctx context.Context, count int) ([]Verdict, error) {
-	if count <= 0 {
-		present, err := e.present(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return e.provisionAll(ctx, present), nil
-	}
-	var verdicts []Verdict
-	err := e.watchFixture(ctx, func(v Verdict) bool {
-		verdicts = append(verdicts, v)
-		return len(verdicts) < count
-	})
-	return verdicts, err
-}
-
-// Run provisions every unit that appears in a slot until ctx ends. A slot
-// is provisioned once per insertion: after its verdict the unit must be
-// removed before the slot runs again.
+// Run runs the live line until ctx ends: every unit inserted into a slot
+// is provisioned once (with [line] autostart, else on Start); after its
+// verdict the unit must be removed (or retested) before the slot runs
+// again. When ctx ends, runs in flight end ABORTED and are recorded.
 func (e *Engine) Run(ctx context.Context) error {
-	err := e.watchFixture(ctx, func(Verdict) bool { return true })
+	_, err := e.line(ctx, linePolicy{autostart: e.cfg.Line.Autostart})
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
 }
 
-func (e *Engine) provisionAll(ctx context.Context, slots []Slot) []Verdict {
-	out := make([]Verdict, len(slots))
-	var wg sync.WaitGroup
-	for i, s := range slots {
-		wg.Go(func() { out[i] = e.Provision(ctx, s) })
-	}
-	wg.Wait()
-	return out
+// RunOnce provisions the units present now, each once, and returns their
+// verdicts in the order they ended. With count > 0 it starts no more than
+// count of them.
+func (e *Engine) RunOnce(ctx context.Context, count int) ([]Verdict, error) {
+	return e.line(ctx, linePolicy{autostart: true, once: true, count: count})
 }
 
-// present returns the configured slots whose probe is present, announcing
-// every slot's state.
-func (e *Engine) present(ctx context.Context) ([]Slot, error) {
-	seen, err := e.probes(ctx)
+// RunCount runs the live line until count verdicts (count ≥ 1) were
+// reached, or ctx ended.
+func (e *Engine) RunCount(ctx context.Context, count int) ([]Verdict, error) {
+	if count < 1 {
+		return nil, fmt.Errorf("engine: count must be at least 1, got %d", count)
+	}
+	return e.line(ctx, linePolicy{autostart: true, count: count})
+}
+
+// line runs the actor until its policy is done.
+func (e *Engine) line(ctx context.Context, p linePolicy) ([]Verdict, error) {
+	if !e.living.TryLock() {
+		return nil, errors.New("engine: the line is already running")
+	}
+	defer e.living.Unlock()
+	dctx, stopDiscovery := context.WithCancel(ctx)
+	defer stopDiscovery()
+	devices, err := e.discovery().Watch(dctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	var out []Slot
-	for _, s := range e.cfg.SlotList() {
-		if seen == nil || seen[s.Probe] {
-			out = append(out, s)
-			e.publish(Event{Kind: SlotAttached, Slot: s.Name, Text: s.Probe})
-		} else {
-			e.publish(Event{Kind: SlotDetached, Slot: s.Name, Text: s.Probe})
-		}
-	}
-	return out, nil
+	a := newLineActor(e, p)
+	a.loop(ctx, devices)
+	return a.verdicts, ctx.Err()
 }
 
-// probes returns the set of present probe serials, or nil when there is no
-// lister (every configured slot counts as present).
-func (e *Engine) probes(ctx context.Context) (map[string]bool, error) {
-	if e.opt.Lister == nil {
-		return nil, nil
+func (e *Engine) discovery() Discovery {
+	switch {
+	case e.opt.Discovery != nil:
+		return e.opt.Discovery
+	case e.opt.Lister != nil:
+		return &pollDiscovery{list: e.opt.Lister.Probes, every: time.Second, gone: removalAfter, clock: e.opt.Clock, log: e.log}
 	}
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	list, err := e.opt.Lister.Probes(lctx)
-	if err != nil {
-		return nil, fmt.Errorf("list probes: %w", err)
-	}
-	seen := map[string]bool{}
-	for _, p := range list {
-		seen[NormalizeSerial(p)] = true
-	}
-	return seen, nil
+	return staticDiscovery(e.cfg.SlotList())
 }
 
-// watchFixture polls the probes, provisions each newly inserted unit and
-// hands every verdict to done; it stops when done returns false (after the
-// runs in flight finished) or ctx ends.
-func (e *Engine) watchFixture(ctx context.Context, done func(Verdict) bool) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	verdicts := make(chan Verdict)
-	fx := fixture{}
-	stop := false
-	cancelled := ctx.Done()
-	for {
-		if !stop {
-			if err := e.pollSlots(ctx, fx, verdicts); err != nil && ctx.Err() == nil {
-				e.log.Warn("probe listing failed", "err", err)
-			}
-		}
-		if stop && fx.running() == 0 {
-			return nil
-		}
-		select {
-		case v := <-verdicts:
-			fx[v.Slot].finished()
-			if !done(v) {
-				stop = true
-			}
-		case <-e.opt.Clock.After(time.Second):
-		case <-cancelled:
-			if fx.running() == 0 {
-				return ctx.Err()
-			}
-			stop, cancelled = true, nil // let the runs in flight finish (ABORTED)
-		}
-	}
+// Start begins a run for the unit waiting in slot (autostart off).
+func (e *Engine) Start(ctx context.Context, slot string) error { return e.send(ctx, "start", slot, "") }
+
+// Retest runs the unit in slot again.
+func (e *Engine) Retest(ctx context.Context, slot string) error {
+	return e.send(ctx, "retest", slot, "")
 }
 
-// removalAfter is how long a provisioned unit's probe must be missing from
-// every listing before its slot counts as empty. A probe listing can miss
-// a probe that is there (USB re-enumeration after a reset, a J-Link busy
-// with another process); taken at its word, it would provision the same
-// unit again. Time, not a count of polls: a verdict also triggers a poll,
-// so several slots finishing together would make polls milliseconds apart.
-const removalAfter = 3 * time.Second
+// Abort interrupts the run in slot; it ends ABORTED, recorded.
+func (e *Engine) Abort(ctx context.Context, slot string) error { return e.send(ctx, "abort", slot, "") }
 
-// fixture is what the engine knows of each slot while it watches.
-type fixture map[string]*slotWatch
-
-type slotWatch struct {
-	state     slotState
-	missingAt time.Time // first listing without the probe while done; zero if listed
+// Disable takes slot out of service; refused while a run goes on.
+func (e *Engine) Disable(ctx context.Context, slot string) error {
+	return e.send(ctx, "disable", slot, "")
 }
 
-type slotState int
-
-const (
-	slotEmpty slotState = iota
-	slotBusy            // a run is going on
-	slotDone            // provisioned; waits for the unit to be removed
-)
-
-func (fx fixture) slot(name string) *slotWatch {
-	w := fx[name]
-	if w == nil {
-		w = &slotWatch{}
-		fx[name] = w
-	}
-	return w
+// Enable puts a disabled or locked slot back in service.
+func (e *Engine) Enable(ctx context.Context, slot string) error {
+	return e.send(ctx, "enable", slot, "")
 }
 
-func (fx fixture) running() int {
-	n := 0
-	for _, w := range fx {
-		if w.state == slotBusy {
-			n++
-		}
-	}
-	return n
+// SetOperator names the operator recorded with every run started from now.
+func (e *Engine) SetOperator(ctx context.Context, id string) error {
+	return e.send(ctx, "operator", "", strings.TrimSpace(id))
 }
 
-func (w *slotWatch) finished() {
-	if w != nil && w.state == slotBusy {
-		w.state, w.missingAt = slotDone, time.Time{}
+// send hands a command to the line's actor and waits for its answer. While
+// no line runs, commands wait (bounded by ctx).
+func (e *Engine) send(ctx context.Context, name, slot, arg string) error {
+	c := command{name: name, slot: slot, arg: arg, reply: make(chan error, 1)}
+	select {
+	case e.cmds <- c:
+	case <-ctx.Done():
+		return &Refusal{Command: name, Slot: slot, Reason: "the line is not running"}
 	}
+	return <-c.reply
 }
 
-// pollSlots starts a run for every slot whose unit was inserted and frees
-// every slot whose provisioned unit was removed.
-func (e *Engine) pollSlots(ctx context.Context, fx fixture, verdicts chan<- Verdict) error {
-	seen, err := e.probes(ctx)
-	if err != nil {
-		return err
-	}
-	for _, s := range e.cfg.SlotList() {
-		here := seen == nil || seen[s.Probe]
-		w := fx.slot(s.Name)
-		switch {
-		case here && w.state == slotEmpty:
-			w.state = slotBusy
-			e.publish(Event{Kind: SlotAttached, Slot: s.Name, Text: s.Probe})
-			go func() { verdicts <- e.Provision(ctx, s) }()
-		case here && w.state == slotDone:
-			w.missingAt = time.Time{}
-		case !here && w.state == slotDone && w.missingAt.IsZero():
-			w.missingAt = e.opt.Clock.Now()
-		case !here && w.state == slotDone && e.opt.Clock.Now().Sub(w.missingAt) >= removalAfter:
-			w.state, w.missingAt = slotEmpty, time.Time{}
-			e.publish(Event{Kind: SlotDetached, Slot: s.Name, Text: s.Probe})
-		}
-	}
-	return nil
+// stuck reports a Lossless subscriber that stopped reading and was dropped.
+func (e *Engine) stuck(dropped int) {
+	e.log.Error("an event subscriber stopped reading and was dropped; its output is incomplete", "queued", dropped)
 }
 
 // publish stamps and publishes an event that belongs to no run.

@@ -3,6 +3,7 @@ package station
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -263,9 +264,13 @@ func TestVerdictIsPublishedOnlyAfterItWasRecorded(t *testing.T) {
 		if kinds[0] != RunStarted || kinds[len(kinds)-1] != VerdictReached {
 			t.Errorf("recorder saw %v", kinds)
 		}
-		last := published[len(published)-1]
-		if last.Kind != VerdictReached || last.Verdict.Outcome != Pass {
-			t.Errorf("last published %+v", last)
+		// The verdict is the run's last event; the slot's new state follows.
+		tail := published[len(published)-2:]
+		if tail[0].Kind != VerdictReached || tail[0].Verdict.Outcome != Pass {
+			t.Errorf("last run event published %+v", tail[0])
+		}
+		if tail[1].Kind != SlotChanged || tail[1].Status.State != SlotDone || tail[1].Status.Last.Outcome != Pass {
+			t.Errorf("after the verdict %+v", tail[1])
 		}
 		for i := 1; i < len(published); i++ {
 			if published[i].Seq <= published[i-1].Seq {
@@ -305,7 +310,7 @@ func TestInterruptIsAborted(t *testing.T) {
 		h.modem.boot = BootReport{Booted: true}
 		cancel()
 		e := h.engine(t)
-		v := e.Provision(ctx, h.cfg.SlotList()[0])
+		v := e.provision(ctx, h.cfg.SlotList()[0], newRunID(), "")
 		if v.Outcome != Aborted || v.Code != Interrupted {
 			t.Fatalf("verdict %s %s", v.Outcome, v.Code)
 		}
@@ -393,31 +398,38 @@ func TestRunProvisionsOncePerInsertion(t *testing.T) {
 	})
 }
 
-// A provisioned slot is freed by time without its probe, not by a count of
-// polls: verdicts of other slots also trigger polls, and several arriving
-// together must not free a slot whose probe a listing briefly missed.
-func TestSlotFreedOnlyAfterProbeMissingForAWhile(t *testing.T) {
+// A probe listing that misses a probe for a moment does not remove it: a
+// listing can miss a probe that is there (re-enumeration, a J-Link busy
+// with another process), and a removal would provision the unit again.
+func TestPollDiscoveryRemovesOnlyAfterProbeMissingForAWhile(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t)
-		h.lister = &fakeLister{} // the probe is never listed
-		e := h.engine(t)
-		slot := h.cfg.SlotList()[0].Name
-		fx := fixture{slot: {state: slotDone}}
-		verdicts := make(chan Verdict, 1)
-		for range 5 { // polls in quick succession, the probe missing
-			if err := e.pollSlots(t.Context(), fx, verdicts); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if fx[slot].state != slotDone {
-			t.Fatal("slot freed by polls in quick succession")
-		}
-		time.Sleep(removalAfter)
-		if err := e.pollSlots(t.Context(), fx, verdicts); err != nil {
+		l := &fakeLister{}
+		l.set("001051202135")
+		p := &pollDiscovery{list: l.Probes, every: time.Second, gone: removalAfter, clock: SystemClock{}, log: slog.New(slog.DiscardHandler)}
+		ch, err := p.Watch(t.Context())
+		if err != nil {
 			t.Fatal(err)
 		}
-		if fx[slot].state != slotEmpty {
-			t.Errorf("slot still %v after its probe was missing for %s", fx[slot].state, removalAfter)
+		if ev := <-ch; !ev.Attached || ev.Device.Probe != "1051202135" {
+			t.Fatalf("first event %+v", ev)
+		}
+		l.set()
+		time.Sleep(removalAfter - time.Second)
+		synctest.Wait()
+		select {
+		case ev := <-ch:
+			t.Fatalf("removed after %s: %+v", removalAfter-time.Second, ev)
+		default:
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		select {
+		case ev := <-ch:
+			if ev.Attached {
+				t.Fatalf("got %+v, want a removal", ev)
+			}
+		default:
+			t.Fatalf("not removed after %s missing", removalAfter+time.Second)
 		}
 	})
 }

@@ -66,18 +66,63 @@ const (
 )
 
 // Bus fans events out to subscribers. A new subscriber first receives the
-// current slot states (SlotAttached/SlotDetached) so it can draw the fixture
-// at once, then the live events.
+// current state of every slot (one SlotChanged event each) so it can draw
+// the fixture at once, then the live events.
 type Bus struct {
-	mu    sync.Mutex
-	subs  map[*Subscription]struct{}
-	slots map[string]Event // last attach/detach per slot, for snapshots
-	order []string
+	mu     sync.Mutex
+	subs   map[*Subscription]struct{}
+	status map[string]*SlotStatus // each slot's state, kept current for snapshots
+	order  []string
+	wait   time.Duration // how long a Lossless subscriber may hold up a publisher
+	stuck  func(dropped int)
 }
 
-// NewBus returns an empty bus.
-func NewBus() *Bus {
-	return &Bus{subs: map[*Subscription]struct{}{}, slots: map[string]Event{}}
+// NewBus returns an empty bus whose Lossless subscribers may hold up a
+// publisher for up to 5 s before they are dropped.
+func NewBus() *Bus { return newBus(5*time.Second, nil) }
+
+func newBus(wait time.Duration, stuck func(int)) *Bus {
+	if stuck == nil {
+		stuck = func(int) {}
+	}
+	return &Bus{subs: map[*Subscription]struct{}{}, status: map[string]*SlotStatus{}, wait: wait, stuck: stuck}
+}
+
+// Snapshot returns the state of every slot that has one, in the order the
+// slots first appeared.
+func (b *Bus) Snapshot() []SlotStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]SlotStatus, 0, len(b.order))
+	for _, name := range b.order {
+		out = append(out, *b.status[name])
+	}
+	return out
+}
+
+// track keeps the snapshot current: SlotChanged replaces a slot's state,
+// the events of its run refine it (step, percent, identity). b.mu held.
+func (b *Bus) track(ev Event) {
+	if ev.Kind == SlotChanged && ev.Status != nil {
+		if _, ok := b.status[ev.Slot]; !ok {
+			b.order = append(b.order, ev.Slot)
+		}
+		st := *ev.Status
+		b.status[ev.Slot] = &st
+		return
+	}
+	st := b.status[ev.Slot]
+	if st == nil || ev.Run == "" || ev.Run != st.Run || st.State != SlotRunning {
+		return
+	}
+	switch ev.Kind {
+	case StepStarted:
+		st.Step, st.Percent, st.Since = ev.Step, 0, ev.Time
+	case StepProgress:
+		st.Percent = ev.Percent
+	case UnitIdentified:
+		st.Identity = ev.Identity
+	}
 }
 
 // Subscription is one subscriber's channel. Close it when done.
@@ -88,12 +133,21 @@ type Subscription struct {
 	bus      *Bus
 	limit    int
 
-	mu     sync.Mutex
-	cond   *sync.Cond // signals queue changes to the pump and to waiting publishers
-	queue  []Event
-	closed bool // the subscriber left: drop everything
-	ended  bool // the engine is done: deliver what is queued, then close
-	done   chan struct{}
+	mu      sync.Mutex
+	cond    *sync.Cond // signals queue changes to the pump and to waiting publishers
+	queue   []Event
+	closed  bool // the subscriber left: drop everything
+	ended   bool // the engine is done: deliver what is queued, then close
+	dropped bool // a Lossless subscriber that stopped reading: its output is incomplete
+	done    chan struct{}
+}
+
+// Dropped reports whether this Lossless subscription was cut off because
+// its reader stopped reading: what it received is incomplete.
+func (s *Subscription) Dropped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
 }
 
 // Subscribe registers a subscriber whose queue holds up to buf events.
@@ -106,7 +160,8 @@ func (b *Bus) Subscribe(buf int, d Delivery) *Subscription {
 	s.cond = sync.NewCond(&s.mu)
 	b.mu.Lock()
 	for _, name := range b.order {
-		s.queue = append(s.queue, b.slots[name])
+		st := *b.status[name]
+		s.queue = append(s.queue, Event{Kind: SlotChanged, Time: st.Since, Slot: name, Run: st.Run, Status: &st})
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -155,12 +210,7 @@ func (s *Subscription) Close() {
 // Publish delivers ev to every subscriber according to its delivery rule.
 func (b *Bus) Publish(ev Event) {
 	b.mu.Lock()
-	if ev.Kind == SlotAttached || ev.Kind == SlotDetached {
-		if _, ok := b.slots[ev.Slot]; !ok {
-			b.order = append(b.order, ev.Slot)
-		}
-		b.slots[ev.Slot] = ev
-	}
+	b.track(ev)
 	subs := make([]*Subscription, 0, len(b.subs))
 	for s := range b.subs {
 		subs = append(subs, s)
@@ -172,16 +222,21 @@ func (b *Bus) Publish(ev Event) {
 }
 
 // enqueue applies the delivery rule: a lossless subscriber makes the
-// publisher wait for room; a latest subscriber drops chatty events when
-// behind and never makes anyone wait.
+// publisher wait for room, but not for ever — one that stopped reading for
+// the bus's wait is dropped (its channel closes after what is queued, and
+// Dropped says so), so it cannot freeze every slot; a latest subscriber
+// drops chatty events when behind and never makes anyone wait.
 func (s *Subscription) enqueue(ev Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.delivery == Lossless {
-		for len(s.queue) >= s.limit && !s.closed {
-			s.cond.Wait()
+	if s.delivery == Lossless && len(s.queue) >= s.limit && !s.closed && !s.ended {
+		if !s.waitForRoom(s.bus.wait) {
+			s.dropped, s.ended = true, true
+			s.cond.Broadcast()
+			go s.bus.stuck(len(s.queue))
+			return
 		}
-	} else if len(s.queue) >= s.limit && droppable(ev.Kind) {
+	} else if s.delivery == Latest && len(s.queue) >= s.limit && droppable(ev.Kind) {
 		return
 	}
 	if s.closed || s.ended {
@@ -189,6 +244,25 @@ func (s *Subscription) enqueue(ev Event) {
 	}
 	s.queue = append(s.queue, ev)
 	s.cond.Broadcast()
+}
+
+// waitForRoom waits (s.mu held) until the queue has room, the subscriber
+// left, or d passed; false when d passed.
+func (s *Subscription) waitForRoom(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	t := time.AfterFunc(d, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer t.Stop()
+	for len(s.queue) >= s.limit && !s.closed && !s.ended {
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		s.cond.Wait()
+	}
+	return true
 }
 
 func droppable(k EventKind) bool {

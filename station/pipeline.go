@@ -8,23 +8,29 @@ import (
 	"time"
 )
 
-// Provision runs one unit through the whole pipeline and returns its
-// verdict, which is committed to the records before anyone sees it.
+// provision runs one unit through the whole pipeline and returns its
+// verdict, which is committed to the records before anyone sees it. Only
+// the line's actor calls it (line.go), so a slot never runs two at once.
 //
-//	connect    open the unit's serial port (before any reset, so its boot is seen)
+//	connect    open the unit's serial port (before any reset, so its boot is seen);
+//	           with rules that need the IMEI, ask a unit that answers before flashing
 //	flash      program the firmware through the probe (recover, retry per line rules)
-//	identify   wait for AT, read IMEI, modem firmware, SIM
+//	identify   wait for AT, read IMEI, modem firmware, SIM; apply the line rules
 //	inject     take the modem offline, write and verify the bootstrap PSK
 //	register   register endpoint and credentials with the portal
 //	probe      (optional) run a bootstrap ourselves with the unit's credentials
 //	bootstrap  reset the unit and watch it bootstrap, then register
 //	verify     (optional) server tag holds credentials; a second reset registers directly
-func (e *Engine) Provision(ctx context.Context, slot Slot) Verdict {
-	r := &run{e: e, id: newRunID(), slot: slot, started: e.opt.Clock.Now()}
+func (e *Engine) provision(ctx context.Context, slot Slot, id, operator string) Verdict {
+	r := &run{e: e, id: id, slot: slot, operator: operator, started: e.opt.Clock.Now()}
 	defer r.wipe()
 	err := r.begin(ctx)
 	for _, s := range e.plan() {
 		if err != nil {
+			break
+		}
+		if ctx.Err() != nil {
+			err = &Error{Code: Interrupted, Step: s.name, Detail: "stopped before this step", Err: ctx.Err()}
 			break
 		}
 		err = r.step(ctx, s)
@@ -68,11 +74,13 @@ func (e *Engine) plan() []stepSpec {
 
 // run is the state of one unit's pipeline.
 type run struct {
-	e       *Engine
-	id      string
-	slot    Slot
-	started time.Time
-	current StepName
+	e        *Engine
+	id       string
+	slot     Slot
+	operator string
+	started  time.Time
+	current  StepName
+	admitted string // the IMEI the line rules admitted
 
 	modem     Modem
 	identity  Identity
@@ -86,6 +94,27 @@ type run struct {
 	// from its own goroutine while a step runs.
 	emitMu    sync.Mutex
 	recordErr error // first failure of the recorder; the verdict cannot be PASS
+}
+
+// injectGrace is how long a credential write may go on after the line was
+// told to stop (SIGINT/SIGTERM); the station still exits within 10 s.
+const injectGrace = 4 * time.Second
+
+// withGrace returns a context that ends grace after ctx ends (or when the
+// returned release is called), keeping ctx's values.
+func withGrace(ctx context.Context, grace time.Duration, clock Clock) (context.Context, func()) {
+	g, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		select {
+		case <-clock.After(grace):
+		case <-g.Done():
+		}
+		cancel()
+	})
+	return g, func() {
+		stop()
+		cancel()
+	}
 }
 
 // recordTimeout bounds the recording of one event (the store's own busy
@@ -115,7 +144,7 @@ func (r *run) emit(ctx context.Context, ev Event) {
 func (r *run) begin(ctx context.Context) error {
 	o := r.e.opt
 	r.emit(ctx, Event{Kind: RunStarted, Start: &RunStart{
-		StationID: r.e.cfg.StationID, StationVersion: o.Version, Slot: r.slot, Operator: r.e.cfg.Operator,
+		StationID: r.e.cfg.StationID, StationVersion: o.Version, Slot: r.slot, Operator: r.operator,
 		Firmware: o.Firmware, FlashTool: r.e.cfg.Flash.Tool, FlashVersion: o.FlashVersion, Started: r.started,
 	}})
 	if r.recordErr != nil {
@@ -132,9 +161,16 @@ func (r *run) step(ctx context.Context, s stepSpec) error {
 	r.measure = map[string]float64{}
 	r.emit(ctx, Event{Kind: StepStarted})
 	started := r.e.opt.Clock.Now()
-	sctx, cancel := context.WithTimeout(ctx, s.budget)
+	parent, release := ctx, func() {}
+	if s.name == StepInject {
+		// A credential write interrupted between two AT commands leaves
+		// the unit with half a credential; give it a moment to finish.
+		parent, release = withGrace(ctx, injectGrace, r.e.opt.Clock)
+	}
+	sctx, cancel := context.WithTimeout(parent, s.budget)
 	err := s.do(r, sctx)
 	cancel()
+	release()
 	res := StepResult{Step: s.name, Started: started, Ended: r.e.opt.Clock.Now(), Outcome: Pass, Measurements: r.measure}
 	var se *Error
 	if err != nil {

@@ -2,7 +2,10 @@ package station
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -20,6 +23,13 @@ func (r *run) connect(ctx context.Context) error {
 		}
 		port = p
 	}
+	if r.configuredPort() {
+		// A port named in the config that is not there is the fixture's
+		// problem (wrong name, adapter missing), not the unit's.
+		if _, err := os.Stat(port); err != nil {
+			return Errorf(PortUnavailable, err, "slot %s: configured port %s does not exist", r.slot.Name, port)
+		}
+	}
 	m, err := r.e.opt.Modems(ctx, port, func(dir, line string) {
 		r.emit(ctx, Event{Kind: DeviceLine, Dir: dir, Text: line})
 	})
@@ -27,6 +37,89 @@ func (r *run) connect(ctx context.Context) error {
 		return fmt.Errorf("open %s: %w", port, err)
 	}
 	r.modem = m
+	return r.precheck(ctx)
+}
+
+// configuredPort says whether the run's port comes from the config (rather
+// than from discovery).
+func (r *run) configuredPort() bool {
+	for _, s := range r.e.cfg.SlotList() {
+		if s.Name == r.slot.Name {
+			return s.Port != "" && s.Port == r.slot.Port
+		}
+	}
+	return false
+}
+
+// precheckWait bounds how long connect waits for a unit to answer AT before
+// it is flashed; a blank unit never does, and then the rules wait for identify.
+const precheckWait = 3 * time.Second
+
+// precheck applies the line rules that need the IMEI before anything is
+// written to the unit, when the unit's current firmware answers AT. A
+// blank unit does not; identify applies them after flashing, still before
+// any credential is written.
+func (r *run) precheck(ctx context.Context) error {
+	rules := r.e.cfg.Rules
+	if rules.MaxAttempts == 0 && rules.Reprovision == "allow" {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, min(precheckWait, r.e.cfg.Modem.ReadyTimeout.Duration))
+	defer cancel()
+	if err := r.modem.Ready(pctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.note(ctx, "unit does not answer AT before flashing (blank?): the line rules are checked after identify")
+		return nil
+	}
+	id, err := r.modem.Identify(pctx, false)
+	if err != nil || !ValidIMEI(id.IMEI) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.note(ctx, "no IMEI before flashing: the line rules are checked after identify")
+		return nil
+	}
+	return r.admit(ctx, id.IMEI)
+}
+
+// admit applies the line rules to the unit with this IMEI: the same IMEI in
+// another slot (DUPLICATE_IMEI), rules.max_attempts (RETEST_LIMIT),
+// rules.reprovision (ALREADY_PROVISIONED or a note).
+func (r *run) admit(ctx context.Context, imei string) error {
+	if r.admitted == imei {
+		return nil
+	}
+	if err := r.e.send(ctx, "claim", r.slot.Name, imei); err != nil {
+		var ref *Refusal
+		if errors.As(err, &ref) {
+			return Errorf(DuplicateIMEI, nil, "%s", ref.Reason)
+		}
+		return err
+	}
+	rules := r.e.cfg.Rules
+	if rules.MaxAttempts > 0 || rules.Reprovision != "allow" {
+		h, err := r.e.opt.History.UnitHistory(ctx, imei)
+		if err != nil {
+			return Errorf(Internal, err, "read the history of IMEI %s for the line rules", imei)
+		}
+		if strings.HasPrefix(h.Source, "local:") {
+			r.note(ctx, "line rules from this station's records only (%s)", strings.TrimPrefix(h.Source, "local: "))
+		}
+		if rules.MaxAttempts > 0 && h.Attempts >= rules.MaxAttempts {
+			return Errorf(RetestLimit, nil, "IMEI %s has %d recorded runs; rules.max_attempts = %d", imei, h.Attempts, rules.MaxAttempts)
+		}
+		if h.Passed {
+			switch rules.Reprovision {
+			case "refuse":
+				return Errorf(AlreadyProvisioned, nil, "IMEI %s already passed", imei)
+			case "warn":
+				r.note(ctx, "IMEI %s already passed before: provisioning it again (rules.reprovision = warn)", imei)
+			}
+		}
+	}
+	r.admitted = imei
 	return nil
 }
 
@@ -135,7 +228,7 @@ func (r *run) identify(ctx context.Context) error {
 	r.identity = id
 	r.endpoint = r.e.cfg.Endpoint(id.IMEI)
 	r.emit(ctx, Event{Kind: UnitIdentified, Identity: &id})
-	return nil
+	return r.admit(ctx, id.IMEI)
 }
 
 // inject draws a fresh bootstrap PSK and stores it with the identity.

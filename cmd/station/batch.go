@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os/signal"
@@ -17,7 +18,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"Provision units without the TUI. --once: the units present at start (or the next N with --count),\nthen exit 0 when all passed, 1 otherwise. Without --once: run until SIGINT/SIGTERM.", stderr)
 	cfgPath := fs.String("config", "", "station config file (required)")
 	once := fs.Bool("once", false, "process the units present at start, then exit")
-	count := fs.Int("count", 0, "with --once: process the next N units, then exit")
+	count := fs.Int("count", 0, "stop after N verdicts (N ≥ 1), with or without --once")
 	asJSON := fs.Bool("json", false, "one JSON object per event on stdout")
 	verbose := fs.Bool("v", false, "also print tool output and AT traffic")
 	debug := fs.Bool("debug", false, "diagnostic logs on stderr")
@@ -29,6 +30,10 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "station batch: --config is required")
 		return exitUsage
 	}
+	if countSet(fs) && *count < 1 {
+		fmt.Fprintf(stderr, "station batch: --count must be at least 1, got %d\n", *count)
+		return exitUsage
+	}
 	cfg, err := station.LoadConfig(*cfgPath)
 	if err != nil {
 		return configError(stderr, err)
@@ -37,6 +42,14 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfg.Operator = *operator
 	}
 	return provision(ctx, cfg, batchOptions{once: *once, count: *count, json: *asJSON, verbose: *verbose, debug: *debug}, stdout, stderr)
+}
+
+// countSet says whether --count was given (0 is then a usage error, not
+// "no limit").
+func countSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "count" })
+	return set
 }
 
 type batchOptions struct {
@@ -80,9 +93,12 @@ func provision(ctx context.Context, cfg *station.Config, o batchOptions, stdout,
 		}
 	})
 	var verdicts []station.Verdict
-	if o.once {
+	switch {
+	case o.once:
 		verdicts, err = l.engine.RunOnce(ctx, o.count)
-	} else {
+	case o.count > 0:
+		verdicts, err = l.engine.RunCount(ctx, o.count)
+	default:
 		err = l.engine.Run(ctx)
 	}
 	l.engine.Close()

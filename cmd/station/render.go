@@ -54,7 +54,15 @@ func (r *renderer) render(ev station.Event) {
 	ts := ev.Time.Format("15:04:05")
 	switch ev.Kind {
 	case station.SlotAttached:
-		fmt.Fprintf(r.w, "%s %-4s unit present (probe %s)\n", ts, ev.Slot, ev.Text)
+		fmt.Fprintf(r.w, "%s %-4s unit present (probe %s)\n", ts, ev.Slot, dash(ev.Text))
+	case station.SlotDetached:
+		fmt.Fprintf(r.w, "%s %-4s unit removed\n", ts, ev.Slot)
+	case station.SlotChanged:
+		if st := ev.Status; st.State == station.SlotLockedSt || st.State == station.SlotDisabled {
+			fmt.Fprintf(r.w, "%s %-4s slot %s: %s\n", ts, ev.Slot, st.State, st.Reason)
+		}
+	case station.DeviceIgnored:
+		fmt.Fprintf(r.w, "%s      %s\n", ts, ev.Text)
 	case station.StepStarted:
 		delete(r.last, ev.Slot)
 		fmt.Fprintf(r.w, "%s %-4s %-9s ...\n", ts, ev.Slot, ev.Step)

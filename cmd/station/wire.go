@@ -65,7 +65,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 		return nil, &setupError{exitInternal, fmt.Errorf("open records %s: %w", cfg.Database, err)}
 	}
 	opt := station.Options{
-		Config: cfg, Firmware: fw, Flasher: fl, Portal: p, Prober: prober, Recorder: store,
+		Config: cfg, Firmware: fw, Flasher: fl, Portal: p, Prober: prober, Recorder: store, History: store,
 		Modems:  inject.Opener(cfg.Modem, logger.With("part", "modem")),
 		Logger:  logger,
 		Version: version(),
