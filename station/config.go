@@ -534,6 +534,9 @@ func splitKey(key string) (table, leaf string, index int) {
 	}
 	if strings.HasPrefix(key, "slot[") && !strings.Contains(key, ".") {
 		table, leaf = "slot", ""
+		if n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(key, "slot["), "]")); err == nil {
+			index = n
+		}
 	}
 	if key == "slot" {
 		return "slot", "", 0

@@ -102,3 +102,31 @@ func TestMarshalConfigRoundTrip(t *testing.T) {
 		t.Errorf("round trip lost data:\n%s", out)
 	}
 }
+
+// Two slots on one port, probe or USB location would drive two units through
+// one cable: refused, naming both slots and their lines.
+func TestSlotsNeverShareAPortProbeOrUSBLocation(t *testing.T) {
+	base := strings.Split(goodConfig, "[[slot]]")[0]
+	tests := []struct{ name, slots, key, other string }{
+		{"port", "[[slot]]\nname = \"A1\"\nport = \"/dev/ttyACM0\"\n\n[[slot]]\nname = \"A2\"\nport = \"/dev/ttyACM0\"\n", "slot[1].port", "A1"},
+		{"probe", "[[slot]]\nname = \"A1\"\nprobe = \"001051202135\"\n\n[[slot]]\nname = \"A2\"\nprobe = \"1051202135\"\n", "slot[1].probe", "A1"},
+		{"usb", "[[slot]]\nname = \"A1\"\nusb = \"1-4.3\"\n\n[[slot]]\nname = \"A2\"\nusb = \"1-4.3\"\n", "slot[1].usb", "A1"},
+		{"nothing", "[[slot]]\nname = \"A1\"\n", "slot[0]", ""},
+		{"bad usb", "[[slot]]\nname = \"A1\"\nusb = \"/dev/bus/usb/001\"\n", "slot[0].usb", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("/x/station.toml", []byte(base+tt.slots))
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.key) {
+				t.Fatalf("got %v, want an error naming %s", err, tt.key)
+			}
+			if tt.other != "" && (!strings.Contains(err.Error(), `"`+tt.other+`"`) || !strings.Contains(err.Error(), "line 16")) {
+				t.Errorf("%v does not name the other slot %s and its line", err, tt.other)
+			}
+		})
+	}
+	if _, err := ParseConfig("/x/station.toml", []byte(base+"[[slot]]\nname = \"A1\"\nusb = \"1-4.3.2\"\n")); err != nil {
+		t.Errorf("a usb-only slot: %v", err)
+	}
+}

@@ -5,11 +5,16 @@
 //
 // Read it top down to follow one unit:
 //
-//	engine.go    Engine.RunOnce / Engine.Run pick the slots to provision
+//	engine.go    Engine.Run / RunOnce / RunCount and the operator commands
+//	line.go      the line's actor: owns every slot (EMPTY → PRESENT → RUNNING
+//	             → DONE / LOCKED / DISABLED), follows discovery, starts runs
+//	discovery.go the discoveries the engine makes itself (static, polled listing)
 //	pipeline.go  provision: connect → flash → identify → inject → register
 //	             → probe → bootstrap → verify, then the verdict
+//	steps.go     what each step does, and the line rules that need the IMEI
 //	rules.go     the line rules that turn observations into a verdict
 //	             (bootstrap before registration, endpoint match, …)
+//	slots.go     slot states, SlotStatus, Refusal
 //	events.go    the typed event stream the TUI, batch output and records share
 //	errors.go    failure codes, their outcome and operator hint
 //

@@ -24,6 +24,13 @@ const (
 	VerdictReached EventKind = "verdict"       // Verdict is set; committed to the records before it is published
 )
 
+// EventKinds lists every kind the engine publishes (docs/events.md
+// documents each; a test keeps the two together).
+func EventKinds() []EventKind {
+	return []EventKind{SlotAttached, SlotDetached, SlotChanged, DeviceIgnored, RunStarted, UnitIdentified,
+		StepStarted, StepProgress, ToolOutput, DeviceLine, Note, StepFinished, VerdictReached}
+}
+
 // Direction of a DeviceLine.
 const (
 	DirTx  = "tx"  // station → unit

@@ -146,10 +146,11 @@ type DeviceEvent struct {
 }
 
 // Discovery follows the devices plugged into the station. Watch first
-// reports every device present as Attached, then each change until ctx
-// ends, when it closes the channel. A probe that re-enumerates during its
-// own reset or flash is debounced by the implementation: a detach is
-// reported only once the device stayed away.
+// reports every device present as Attached — already queued in the channel
+// when Watch returns, so that `batch --once` knows which units were present
+// at start — then each change until ctx ends, when it closes the channel.
+// A probe that re-enumerates during its own reset or flash is debounced by
+// the implementation: a detach is reported only once the device stayed away.
 type Discovery interface {
 	Watch(ctx context.Context) (<-chan DeviceEvent, error)
 }

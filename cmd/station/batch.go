@@ -107,20 +107,31 @@ func provision(ctx context.Context, cfg *station.Config, o batchOptions, stdout,
 		fmt.Fprintf(stderr, "station: %v\n", err)
 		return exitInternal
 	}
+	if sub.Dropped() {
+		fmt.Fprintln(stderr, "station: the event output fell behind and was cut off (the runs are recorded; see station report runs)")
+		return exitInternal
+	}
+	code := verdictsExit(o, verdicts)
+	r.summary(verdicts, code)
 	if err := r.Err(); err != nil {
 		fmt.Fprintf(stderr, "station: write the event output: %v (the runs are recorded; see station report runs)\n", err)
 		return exitInternal
 	}
-	if !o.json {
-		printSummary(stdout, verdicts)
+	if o.once && len(verdicts) == 0 {
+		fmt.Fprintln(stderr, "station: no units present")
 	}
+	return code
+}
+
+// verdictsExit is batch's exit code for its verdicts: 0 all PASS, 1 any
+// not PASS (or --once found no unit).
+func verdictsExit(o batchOptions, verdicts []station.Verdict) int {
 	for _, v := range verdicts {
 		if v.Outcome != station.Pass {
 			return exitUnitFail
 		}
 	}
 	if o.once && len(verdicts) == 0 {
-		fmt.Fprintln(stderr, "station: no units present")
 		return exitUnitFail
 	}
 	return exitOK

@@ -18,11 +18,12 @@ type renderer struct {
 	verbose bool
 	enc     *json.Encoder
 	last    map[string]string // last printed progress mark (phase and quarter) per slot
+	tally   map[station.Outcome]int
 }
 
 func newRenderer(w io.Writer, asJSON, verbose bool) *renderer {
 	ew := &errWriter{w: w}
-	return &renderer{w: ew, json: asJSON, verbose: verbose, enc: json.NewEncoder(ew), last: map[string]string{}}
+	return &renderer{w: ew, json: asJSON, verbose: verbose, enc: json.NewEncoder(ew), last: map[string]string{}, tally: map[station.Outcome]int{}}
 }
 
 // errWriter keeps the first write error: an integrator reading --json from
@@ -45,6 +46,9 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func (r *renderer) Err() error { return r.w.err }
 
 func (r *renderer) render(ev station.Event) {
+	if ev.Kind == station.VerdictReached {
+		r.tally[ev.Verdict.Outcome]++
+	}
 	if r.json {
 		if err := r.enc.Encode(ev); err != nil && r.w.err == nil {
 			r.w.err = err // not a write error: an event that cannot be encoded
@@ -123,6 +127,39 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// summaryEvent is the last JSON line of `batch --json` (docs/events.md).
+type summaryEvent struct {
+	Kind     string            `json:"kind"` // always "summary"
+	Time     time.Time         `json:"time"`
+	Units    int               `json:"units"`
+	Pass     int               `json:"pass"`
+	Fail     int               `json:"fail"`
+	Error    int               `json:"error"`
+	Aborted  int               `json:"aborted"`
+	ExitCode int               `json:"exit_code"`
+	Verdicts []station.Verdict `json:"verdicts"`
+}
+
+// summary ends the output: one summary event in JSON, else the human
+// table. The counts are of every verdict shown; verdicts lists them for
+// --once and --count (a continuous run does not keep them all).
+func (r *renderer) summary(verdicts []station.Verdict, exit int) {
+	t := r.tally
+	if r.json {
+		s := summaryEvent{Kind: "summary", Time: time.Now(), Units: t[station.Pass] + t[station.Fail] + t[station.Errored] + t[station.Aborted],
+			Pass: t[station.Pass], Fail: t[station.Fail], Error: t[station.Errored], Aborted: t[station.Aborted],
+			ExitCode: exit, Verdicts: verdicts}
+		if s.Verdicts == nil {
+			s.Verdicts = []station.Verdict{}
+		}
+		if err := r.enc.Encode(s); err != nil && r.w.err == nil {
+			r.w.err = err
+		}
+		return
+	}
+	printSummary(r.w, verdicts)
 }
 
 func printSummary(w io.Writer, verdicts []station.Verdict) {
