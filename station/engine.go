@@ -195,6 +195,14 @@ func (e *Engine) stuck(dropped int) {
 	e.log.Error("an event subscriber stopped reading and was dropped; its output is incomplete", "queued", dropped)
 }
 
+// republish sends a slot's whole state again after its run moved on to a
+// new step, so a screen that only follows slot_state sees the step.
+func (e *Engine) republish(slot string) {
+	if st, ok := e.bus.slotStatus(slot); ok && st.State == SlotRunning {
+		e.publish(Event{Kind: SlotChanged, Slot: slot, Run: st.Run, Status: &st})
+	}
+}
+
 // publish stamps and publishes an event that belongs to no run.
 func (e *Engine) publish(ev Event) {
 	ev.Time = e.opt.Clock.Now()

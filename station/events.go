@@ -107,6 +107,17 @@ func (b *Bus) Snapshot() []SlotStatus {
 	return out
 }
 
+// slotStatus is a copy of one slot's tracked state.
+func (b *Bus) slotStatus(slot string) (SlotStatus, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st, ok := b.status[slot]
+	if !ok {
+		return SlotStatus{}, false
+	}
+	return *st, true
+}
+
 // track keeps the snapshot current: SlotChanged replaces a slot's state,
 // the events of its run refine it (step, percent, identity). b.mu held.
 func (b *Bus) track(ev Event) {

@@ -160,6 +160,7 @@ func (r *run) step(ctx context.Context, s stepSpec) error {
 	r.emitMu.Unlock()
 	r.measure = map[string]float64{}
 	r.emit(ctx, Event{Kind: StepStarted})
+	r.e.republish(r.slot.Name)
 	started := r.e.opt.Clock.Now()
 	parent, release := ctx, func() {}
 	if s.name == StepInject {
