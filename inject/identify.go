@@ -88,26 +88,7 @@ func (m *Modem) readIMEI(ctx context.Context) (string, error) {
 
 // ValidIMEI reports whether s is 15 decimal digits whose last digit is the
 // Luhn check digit of the first 14.
-func ValidIMEI(s string) bool {
-	if len(s) != 15 {
-		return false
-	}
-	sum := 0
-	for i := 0; i < len(s); i++ {
-		d := int(s[i] - '0')
-		if d < 0 || d > 9 {
-			return false
-		}
-		if i%2 == 1 { // every second digit from the left, counting from 0
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
-}
+func ValidIMEI(s string) bool { return station.CheckIMEI(s) == nil }
 
 func (m *Modem) readModemFW(ctx context.Context) (string, error) {
 	r, err := m.s.Command(ctx, "AT+CGMR")
