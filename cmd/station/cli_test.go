@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -165,6 +166,42 @@ func TestCheckExitCodes(t *testing.T) {
 	stationCmd(t, "check", "--config", noFW, "--json").jsonErr(t, exitUsage, "firmware")
 	badHex := writeConfig(t, minimalConfig, ":04000000010203\n")
 	stationCmd(t, "check", "--config", badHex).want(t, exitUsage, "firmware")
+
+	// A flash tool that does not run is a failed check (batch would fail
+	// every unit with FLASH_TOOL), no longer "ok".
+	noTool := writeConfig(t, strings.Replace(minimalConfig, "[portal]", "[flash]\npath = \"/nonexistent/nrfjprog\"\n[portal]", 1), goodHex)
+	r := stationCmd(t, "check", "--config", noTool)
+	if r.code != exitUnitFail || !strings.Contains(r.stdout, "flash_tool       FAIL") {
+		t.Errorf("missing flash tool: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	tool := filepath.Join(t.TempDir(), "nrfjprog")
+	os.WriteFile(tool, []byte("#!/bin/sh\necho 'nrfjprog version: 10.24.2 external'\necho 'JLinkARM.dll version: 7.94e'\n"), 0o755)
+	present := filepath.Join(t.TempDir(), "ttyACM0")
+	os.WriteFile(present, nil, 0o644)
+	slots := fmt.Sprintf("[flash]\npath = %q\n[portal]", tool)
+	body := strings.Replace(minimalConfig, "[portal]", slots, 1) +
+		fmt.Sprintf("port = %q\n[[slot]]\nname = \"A2\"\nprobe = \"1051202136\"\nport = \"/dev/ttyNOPE7\"\n", present)
+	good := writeConfig(t, body, goodHex)
+	r = stationCmd(t, "check", "--config", good)
+	r.want(t, exitOK, "flash_tool       ok    nrfjprog 10.24.2", "slot A1          ok    port "+present+" present",
+		"slot A2          wait  port /dev/ttyNOPE7 not present now; the station waits for it (hot-plug)")
+
+	// --online: a portal and a bootstrap server that are not there fail.
+	online := writeConfig(t, strings.Replace(body, "kind = \"none\"", "kind = \"leshan\"\nurl = \"http://127.0.0.1:1/api\"\ntarget_uri = \"coaps://127.0.0.1:2\"", 1)+
+		"[bootstrap]\nserver_uri = \"coaps://127.0.0.1:1\"\n", goodHex)
+	r = stationCmd(t, "check", "--config", online, "--online", "--json")
+	var items []checkItem
+	if err := json.Unmarshal([]byte(r.stdout), &items); err != nil || r.code != exitUnitFail {
+		t.Fatalf("check --online --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	status := map[string]string{}
+	for _, it := range items {
+		status[it.Item] = it.Status + " " + it.Detail
+	}
+	if !strings.HasPrefix(status["portal"], "FAIL") || !strings.Contains(status["bootstrap_server"], "nothing listens") {
+		t.Errorf("online checks: %q", status)
+	}
 }
 
 func TestDevicesExitCodes(t *testing.T) {
