@@ -18,6 +18,7 @@ type renderer struct {
 	verbose bool
 	enc     *json.Encoder
 	last    map[string]string // last printed progress mark (phase and quarter) per slot
+	zoned   bool              // the time zone line was printed
 }
 
 func newRenderer(w io.Writer, asJSON, verbose bool) *renderer {
@@ -51,7 +52,12 @@ func (r *renderer) render(ev station.Event) {
 		}
 		return
 	}
-	ts := ev.Time.Format("15:04:05")
+	if !r.zoned {
+		// Times on screen are local; say which zone once, up front.
+		r.zoned = true
+		fmt.Fprintf(r.w, "times are local: %s\n", ev.Time.Local().Format("MST (UTC-07:00)"))
+	}
+	ts := ev.Time.Local().Format("15:04:05")
 	switch ev.Kind {
 	case station.SlotAttached:
 		fmt.Fprintf(r.w, "%s %-4s unit present (probe %s)\n", ts, ev.Slot, ev.Text)
