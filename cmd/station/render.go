@@ -61,12 +61,16 @@ func (r *renderer) render(ev station.Event) {
 	switch ev.Kind {
 	case station.SlotAttached:
 		fmt.Fprintf(r.w, "%s %-4s unit present (probe %s)\n", ts, ev.Slot, ev.Text)
+	// A few lines per unit: step starts and progress only with -v (the
+	// flash tool's percentages were 40% of a demo's output).
 	case station.StepStarted:
 		delete(r.last, ev.Slot)
-		fmt.Fprintf(r.w, "%s %-4s %-9s ...\n", ts, ev.Slot, ev.Step)
+		if r.verbose {
+			fmt.Fprintf(r.w, "%s %-4s %-9s ...\n", ts, ev.Slot, ev.Step)
+		}
 	case station.StepProgress:
 		// One line per phase and quarter: enough to see it move.
-		if mark := fmt.Sprintf("%s/%d", ev.Text, ev.Percent/25); mark != r.last[ev.Slot] {
+		if mark := fmt.Sprintf("%s/%d", ev.Text, ev.Percent/25); r.verbose && mark != r.last[ev.Slot] {
 			r.last[ev.Slot] = mark
 			fmt.Fprintf(r.w, "%s %-4s %-9s %3d%% %s\n", ts, ev.Slot, ev.Step, ev.Percent, ev.Text)
 		}
