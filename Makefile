@@ -15,7 +15,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
-.PHONY: build test test-short demo bench lint seed-db fuzz clean docs
+.PHONY: build test test-short demo bench lint seed-db fuzz clean docs docs-check
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/station
@@ -24,6 +24,11 @@ build:
 # fails when it is stale).
 docs:
 	$(GO) test ./cmd/station -run TestCLIReferenceUpToDate -update
+
+# The README's marked blocks, run as written, and the systemd unit verified.
+docs-check: build
+	scripts/readme-run.sh
+	scripts/check-deploy.sh
 
 # The whole suite, as CI runs it: race detector on, end-to-end tests on the
 # virtual line included.
