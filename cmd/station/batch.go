@@ -115,7 +115,12 @@ func provision(ctx context.Context, cfg *station.Config, o batchOptions, logger 
 	if err := r.Err(); err != nil {
 		return infraErr(fmt.Errorf("write the event output: %w (the runs are recorded; see station report runs)", err))
 	}
-	if !o.json {
+	if o.json {
+		// The contract's last --json object: kind "summary".
+		if err := r.summaryJSON(verdicts); err != nil {
+			return infraErr(fmt.Errorf("write the event output: %w (the runs are recorded; see station report runs)", err))
+		}
+	} else {
 		printSummary(stdout, verdicts)
 	}
 	for _, v := range verdicts {

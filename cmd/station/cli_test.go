@@ -253,3 +253,27 @@ func TestSimExitCodes(t *testing.T) {
 	stationCmd(t, "demo", "--units", "0").want(t, exitUsage, "--units")
 	stationCmd(t, "demo", "--speed", "-1").want(t, exitUsage, "--speed")
 }
+
+// Warnings are one human line unless --debug or --log-format json asks for
+// more; info never shows by default.
+func TestWarningsAreHumanUnlessAsked(t *testing.T) {
+	for _, tc := range []struct {
+		g          globalFlags
+		want, not  string
+		infoShown  bool
+		jsonOutput bool
+	}{
+		{globalFlags{logFormat: "text"}, "station: warn: portal request failed, retrying (part=portal, attempt=1)\n", "time=", false, false},
+		{globalFlags{logFormat: "text", debug: true}, "level=WARN msg=\"portal request failed, retrying\" part=portal attempt=1", "station: warn", true, false},
+		{globalFlags{logFormat: "json"}, `"msg":"portal request failed, retrying","part":"portal","attempt":1}`, "station: warn", false, true},
+	} {
+		var b strings.Builder
+		l := tc.g.logger(&b).With("part", "portal")
+		l.Info("quiet")
+		l.Warn("portal request failed, retrying", "attempt", 1)
+		out := b.String()
+		if !strings.Contains(out, tc.want) || strings.Contains(out, tc.not) || strings.Contains(out, "quiet") != tc.infoShown {
+			t.Errorf("%+v: %q", tc.g, out)
+		}
+	}
+}

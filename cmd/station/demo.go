@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 func newDemoCmd(g *globalFlags) *cobra.Command {
 	var f simFlags
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "demo [--units N] [--speed X] [--faults SPEC] [--dir DIR]",
 		Short: "Virtual line + station in one process: what a newcomer runs first",
@@ -34,6 +36,9 @@ Faults (--faults SPEC):
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				out = io.Discard // the announcements; the events go to stdout below
+			}
 			_, statErr := os.Stat(filepath.Join(opt.Dir, "station.db"))
 			retest := statErr == nil
 			l, err := sim.Start(cmd.Context(), opt)
@@ -53,12 +58,13 @@ Faults (--faults SPEC):
 			if err != nil {
 				return err
 			}
-			err = provision(cmd.Context(), cfg, batchOptions{once: true}, g.logger(cmd.ErrOrStderr()), out, cmd.ErrOrStderr())
+			err = provision(cmd.Context(), cfg, batchOptions{once: true, json: asJSON}, g.logger(cmd.ErrOrStderr()), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			fmt.Fprintf(out, "\nRecords: %s report summary --db %s\n", selfName(), cfg.Database)
 			return err
 		},
 	}
 	f.register(cmd.Flags(), "")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per event on stdout, as batch --json")
 	cmd.Flags().Lookup("dir").Usage += " (default: $TMPDIR/station-demo)"
 	return cmd
 }

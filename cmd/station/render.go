@@ -141,3 +141,37 @@ func printSummary(w io.Writer, verdicts []station.Verdict) {
 		fmt.Fprintf(w, "  %s\n", v.Describe())
 	}
 }
+
+// jsonSummary is the last object of the --json output.
+type jsonSummary struct {
+	Kind     string            `json:"kind"` // "summary"
+	Units    int               `json:"units"`
+	Pass     int               `json:"pass"`
+	Fail     int               `json:"fail"`
+	Error    int               `json:"error"`
+	Aborted  int               `json:"aborted"`
+	Verdicts []station.Verdict `json:"verdicts"`
+}
+
+func (r *renderer) summaryJSON(verdicts []station.Verdict) error {
+	s := jsonSummary{Kind: "summary", Units: len(verdicts), Verdicts: verdicts}
+	if s.Verdicts == nil {
+		s.Verdicts = []station.Verdict{}
+	}
+	for _, v := range verdicts {
+		switch v.Outcome {
+		case station.Pass:
+			s.Pass++
+		case station.Fail:
+			s.Fail++
+		case station.Errored:
+			s.Error++
+		case station.Aborted:
+			s.Aborted++
+		}
+	}
+	if err := r.enc.Encode(s); err != nil {
+		return err
+	}
+	return r.w.err
+}

@@ -76,14 +76,15 @@ func startError(err error) error {
 
 func newSimCmd(g *globalFlags) *cobra.Command {
 	var f simFlags
-	var background bool
+	var background, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "sim [--units N] [--dir DIR] [--speed X] [--faults SPEC] [--background]",
 		Short: "Start a virtual line; writes DIR/station.toml",
 		Long: `Start a virtual line: N virtual nRF9151 units on pseudo-terminals, fake nrfjprog/nrfutil, a
 Leshan-style bootstrap portal, an LwM2M bootstrap server and an LwM2M server, all on this
 machine. Writes DIR/station.toml (a ready config for that line), prints
-"sim: ready config=DIR/station.toml" and runs until SIGINT/SIGTERM.
+"sim: ready config=DIR/station.toml" (with --json: {"status":"ready","config":…,"dir":…,"pid":…})
+and runs until SIGINT/SIGTERM.
 
 --background: start the line as its own process and return once it is ready (its log goes
 to DIR/sim.log); stop it with "station sim stop --dir DIR". A DIR in use by a running line
@@ -98,20 +99,36 @@ Faults (--faults SPEC):
 				return err
 			}
 			if background {
-				return startBackground(cmd, opt.Dir)
+				return startBackground(cmd, opt.Dir, asJSON)
 			}
 			l, err := sim.Start(cmd.Context(), opt)
 			if err != nil {
 				return startError(err)
 			}
 			defer l.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "sim: ready config=%s\n", l.ConfigPath())
+			if asJSON {
+				if err := writeJSON(cmd.OutOrStdout(), simStatus{Status: "ready", Config: l.ConfigPath(), Dir: opt.Dir, PID: os.Getpid()}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "sim: ready config=%s\n", l.ConfigPath())
+			}
 			<-cmd.Context().Done()
 			return nil
 		},
 	}
 	f.register(cmd.Flags(), "sim-line")
 	cmd.Flags().BoolVar(&background, "background", false, "run the line as its own process; return once it is ready")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the ready line as a JSON object")
 	cmd.AddCommand(newSimStopCmd())
 	return cmd
+}
+
+// simStatus is what sim and sim stop print with --json.
+type simStatus struct {
+	Status string `json:"status"` // ready, stopped, not_running
+	Config string `json:"config,omitempty"`
+	Dir    string `json:"dir"`
+	PID    int    `json:"pid,omitempty"`
+	Log    string `json:"log,omitempty"`
 }

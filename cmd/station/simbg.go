@@ -24,7 +24,7 @@ const readyWait = 60 * time.Second
 // startBackground runs this same `station sim` command line, minus
 // --background, as a process of its own session (so the shell that
 // started it can exit), and returns once it printed its ready line.
-func startBackground(cmd *cobra.Command, dir string) error {
+func startBackground(cmd *cobra.Command, dir string, asJSON bool) error {
 	if pid, running, err := sim.Running(dir); err == nil && running {
 		return &exitError{exitUsage, "dir_in_use", &sim.DirInUseError{Dir: dir, PID: pid}}
 	}
@@ -43,7 +43,7 @@ func startBackground(cmd *cobra.Command, dir string) error {
 	}
 	args := []string{"sim"}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if f.Name != "background" {
+		if f.Name != "background" && f.Name != "json" {
 			args = append(args, "--"+f.Name+"="+f.Value.String())
 		}
 	})
@@ -77,6 +77,10 @@ func startBackground(cmd *cobra.Command, dir string) error {
 		case <-tick.C:
 			if line := readyLine(logPath); line != "" {
 				out := cmd.OutOrStdout()
+				if asJSON {
+					config := strings.TrimPrefix(line, "sim: ready config=")
+					return writeJSON(out, simStatus{Status: "ready", Config: config, Dir: dir, PID: child.Process.Pid, Log: logPath})
+				}
 				fmt.Fprintln(out, line)
 				fmt.Fprintf(out, "sim: running in the background (pid %d, log %s); stop it with: station sim stop --dir %s\n", child.Process.Pid, logPath, dir)
 				return nil
@@ -105,6 +109,7 @@ const stopWait = 20 * time.Second
 
 func newSimStopCmd() *cobra.Command {
 	var dir string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "stop --dir DIR",
 		Short: "Stop the virtual line running in DIR and wait until it is gone",
@@ -120,6 +125,9 @@ Nothing running in DIR is not an error: it says so and exits 0.`,
 				return infraErr(err)
 			}
 			if !running {
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), simStatus{Status: "not_running", Dir: dir})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "sim: no line running in %s\n", dir)
 				return nil
 			}
@@ -129,21 +137,28 @@ Nothing running in DIR is not an error: it says so and exits 0.`,
 			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 				return infraErr(fmt.Errorf("stop pid %d: %w", pid, err))
 			}
-			return awaitStopped(cmd, dir, pid)
+			if err := awaitStopped(cmd.Context(), dir, pid); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), simStatus{Status: "stopped", Dir: dir, PID: pid})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sim: stopped the line in %s (pid %d)\n", dir, pid)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "the line's folder (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as a JSON object")
 	return cmd
 }
 
-func awaitStopped(cmd *cobra.Command, dir string, pid int) error {
-	ctx, cancel := context.WithTimeout(cmd.Context(), stopWait)
+func awaitStopped(ctx context.Context, dir string, pid int) error {
+	ctx, cancel := context.WithTimeout(ctx, stopWait)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		if _, running, _ := sim.Running(dir); !running {
-			fmt.Fprintf(cmd.OutOrStdout(), "sim: stopped the line in %s (pid %d)\n", dir, pid)
 			return nil
 		}
 		select {
