@@ -32,8 +32,8 @@ func TestExampleConfigLoadsAndExplainsEveryKey(t *testing.T) {
 }
 
 var (
-	tableLine = regexp.MustCompile(`^#?\s*\[\[?([a-z_.]+)\]\]?`)
-	exampleKey  = regexp.MustCompile(`^#?\s*([a-z_0-9]+)\s*=`)
+	tableLine  = regexp.MustCompile(`^#?\s*\[\[?([a-z_.]+)\]\]?`)
+	exampleKey = regexp.MustCompile(`^#?\s*([a-z_0-9]+)\s*=`)
 )
 
 // exampleKeys lists the dotted keys the example sets or shows commented
