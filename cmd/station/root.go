@@ -39,6 +39,8 @@ With --json, a failing command prints one JSON object on stderr:
 		SilenceUsage:  true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
+	// Long form only: -v is batch's --verbose.
+	root.Flags().Bool("version", false, "print the version, commit, build date and Go version")
 	root.SetFlagErrorFunc(flagUsageError)
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "diagnostic logs on stderr (never secrets)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", `diagnostic log format: "text" (human) or "json" (one object per line)`)
