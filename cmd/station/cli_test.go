@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"nrfline/sim"
 )
 
 // result is what one command line printed and its exit code.
@@ -248,6 +250,19 @@ func TestSimExitCodes(t *testing.T) {
 	if strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
 		t.Errorf("a start failure is one message, got:\n%s", r.stderr)
 	}
+	// A folder in use by a running line is refused, naming its pid.
+	busy := t.TempDir()
+	l, err := sim.Start(t.Context(), sim.Options{Units: 1, Dir: busy, Speed: 50, ToolExe: os.Args[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pid := fmt.Sprintf("pid %d", os.Getpid())
+	stationCmd(t, "sim", "--dir", busy, "--units", "1").want(t, exitUsage, "in use by a running line", pid)
+	stationCmd(t, "sim", "--dir", busy, "--units", "1", "--background").want(t, exitUsage, "in use by a running line", pid)
+	stationCmd(t, "demo", "--dir", busy, "--units", "1").want(t, exitUsage, "in use by a running line", pid)
+	stationCmd(t, "sim", "--dir", busy, "--json").jsonErr(t, exitUsage, "dir_in_use")
+
 	stationCmd(t, "sim", "stop").want(t, exitUsage, "--dir is required")
 	stationCmd(t, "sim", "stop", "--dir", t.TempDir()).want(t, exitOK, "no line running")
 	stationCmd(t, "demo", "--units", "0").want(t, exitUsage, "--units")
