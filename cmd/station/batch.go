@@ -123,10 +123,14 @@ func provision(ctx context.Context, cfg *station.Config, o batchOptions, logger 
 	} else {
 		printSummary(stdout, verdicts)
 	}
+	notPassed := 0
 	for _, v := range verdicts {
 		if v.Outcome != station.Pass {
-			return failed(nil)
+			notPassed++
 		}
+	}
+	if notPassed > 0 {
+		return failed(fmt.Errorf("%d of %d unit(s) did not pass", notPassed, len(verdicts)))
 	}
 	if o.once && len(verdicts) == 0 {
 		return failed(errors.New("no units present"))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,13 +40,15 @@ type checker struct {
 	out    io.Writer
 	json   bool
 	items  []checkItem
-	failed bool
+	failed []string // the items that failed
 }
 
 func (c *checker) add(item, status, format string, args ...any) {
 	it := checkItem{Item: item, Status: status, Detail: fmt.Sprintf(format, args...)}
 	c.items = append(c.items, it)
-	c.failed = c.failed || status == checkFail
+	if status == checkFail {
+		c.failed = append(c.failed, item)
+	}
 	if !c.json {
 		fmt.Fprintf(c.out, "%-16s %-4s  %s\n", it.Item, it.Status, it.Detail)
 	}
@@ -98,8 +101,8 @@ Exit 0: all ok or wait; 1: a check failed; 2: the config or the firmware is bad.
 					return err
 				}
 			}
-			if c.failed {
-				return failed(nil)
+			if len(c.failed) > 0 {
+				return failed(fmt.Errorf("%d check(s) failed: %s", len(c.failed), strings.Join(c.failed, ", ")))
 			}
 			return nil
 		},

@@ -197,6 +197,9 @@ func TestCheckExitCodes(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &items); err != nil || r.code != exitUnitFail {
 		t.Fatalf("check --online --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}
+	if e := r.jsonErr(t, exitUnitFail, "failed"); !strings.Contains(e.Message, "2 check(s) failed: portal, bootstrap_server") {
+		t.Errorf("JSON error %+v", e)
+	}
 	status := map[string]string{}
 	for _, it := range items {
 		status[it.Item] = it.Status + " " + it.Detail

@@ -25,7 +25,9 @@ const (
 )
 
 // exitError is what a command returns to end with a given exit code. A nil
-// err ends quietly: the command already said why (a verdict, a check line).
+// err ends quietly: the output already said why in the words that matter
+// (the background line's own log). Every other failure prints one line, or
+// with --json one object, on stderr.
 type exitError struct {
 	code int
 	kind string // stable name for --json errors: usage, config, firmware, failed, not_found, infrastructure
