@@ -9,10 +9,26 @@ DEMO_FAULTS ?= protected:2,jlink-transient:3
 RUNS    ?= 200000
 DB      ?= /tmp/station-bench.db
 
-.PHONY: build test test-short demo bench lint seed-db fuzz clean
+# What `station version` reports.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
+
+.PHONY: build test test-short demo bench lint seed-db fuzz clean docs docs-check
 
 build:
-	$(GO) build -o $(BIN) ./cmd/station
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/station
+
+# docs/cli: the command reference, generated from the commands (a test
+# fails when it is stale).
+docs:
+	$(GO) test ./cmd/station -run TestCLIReferenceUpToDate -update
+
+# The README's marked blocks, run as written, and the systemd unit verified.
+docs-check: build
+	scripts/readme-run.sh
+	scripts/check-deploy.sh
 
 # The whole suite, as CI runs it: race detector on, end-to-end tests on the
 # virtual line included.

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -132,4 +133,17 @@ func forOp(op string, code station.Code) station.Code {
 		return station.FlashRecoverFailed
 	}
 	return code
+}
+
+// versionNumber is the dotted number in a tool's version line.
+var versionNumber = regexp.MustCompile(`\d+(?:\.\d+)+`)
+
+// toolVersion reduces a version line ("nrfjprog version: 10.24.2 external",
+// "nrfutil-device 2.7.16") to its number (10.24.2): what the records keep
+// and reports compare. A line without one is kept as it is.
+func toolVersion(line string) string {
+	if v := versionNumber.FindString(line); v != "" {
+		return v
+	}
+	return strings.TrimSpace(line)
 }

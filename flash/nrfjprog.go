@@ -80,7 +80,7 @@ func (n *Nrfjprog) Reset(ctx context.Context, probe string, report func(station.
 	return n.device(ctx, "reset", snr, append(jprogTarget(snr), "--reset"), report)
 }
 
-// Version is the tool's version line (`nrfjprog --version`), e.g.
+// Version is the tool's version (`nrfjprog --version`): "10.24.2" from
 // "nrfjprog version: 10.24.2 external".
 func (n *Nrfjprog) Version(ctx context.Context) (string, error) {
 	var first firstLine
@@ -91,7 +91,7 @@ func (n *Nrfjprog) Version(ctx context.Context) (string, error) {
 	if res.ExitCode != 0 {
 		return "", res.Fail(station.FlashTool, "nrfjprog --version: exit %d %s", res.ExitCode, jprogExitName(res.ExitCode))
 	}
-	return first.text, nil
+	return toolVersion(first.text), nil
 }
 
 // List returns the serials of the probes present (`nrfjprog --ids`),

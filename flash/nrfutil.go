@@ -87,7 +87,8 @@ func (u *Nrfutil) Reset(ctx context.Context, probe string, report func(station.T
 	return u.device(ctx, "reset", snr, args, report)
 }
 
-// Version is the device command's version line (`nrfutil device --version`).
+// Version is the device command's version (`nrfutil device --version`):
+// "2.7.16" from "nrfutil-device 2.7.16".
 func (u *Nrfutil) Version(ctx context.Context) (string, error) {
 	var first firstLine
 	res, err := u.run.Run(ctx, []string{"device", "--version"}, first.add)
@@ -97,7 +98,7 @@ func (u *Nrfutil) Version(ctx context.Context) (string, error) {
 	if res.ExitCode != 0 {
 		return "", res.Fail(station.FlashTool, "nrfutil device --version: exit %d", res.ExitCode)
 	}
-	return first.text, nil
+	return toolVersion(first.text), nil
 }
 
 // List returns the serials of the J-Link probes present

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -75,9 +76,9 @@ type ToolError struct {
 
 func (e *ToolError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: exit code %d", e.Tool, strings.Join(e.Args, " "), e.ExitCode)
-	if last := lastError(e.Tail); last != "" {
-		fmt.Fprintf(&b, ": %s", last)
+	fmt.Fprintf(&b, "%s: exit code %d", shortArgv(e.Tool, e.Args), e.ExitCode)
+	if msg := lastError(e.Tail); msg != "" {
+		fmt.Fprintf(&b, ": %s", msg)
 	}
 	return b.String()
 }
@@ -85,18 +86,43 @@ func (e *ToolError) Error() string {
 // Unwrap keeps the *exec.ExitError reachable.
 func (e *ToolError) Unwrap() error { return e.Err }
 
-// lastError picks the most telling tail line: the last "ERROR:"/"Error:"
-// line, else the last line.
-func lastError(tail []string) string {
-	for i := len(tail) - 1; i >= 0; i-- {
-		if strings.HasPrefix(strings.ToUpper(tail[i]), "ERROR") {
-			return tail[i]
+// shortArgv is the command line with file paths cut to their base name:
+// an operator's note needs the operation, not the firmware's folder.
+func shortArgv(tool string, args []string) string {
+	out := []string{tool}
+	for _, a := range args {
+		if strings.Contains(a, "/") {
+			a = filepath.Base(a)
 		}
+		out = append(out, a)
 	}
-	if len(tail) == 0 {
-		return ""
+	return strings.Join(out, " ")
+}
+
+// lastError is the tool's last error message, whole: nrfjprog wraps one
+// sentence over several "ERROR: " lines, so the last run of such lines is
+// joined into one. Without an error line it is the last line.
+func lastError(tail []string) string {
+	isErr := func(l string) bool { return strings.HasPrefix(strings.ToUpper(l), "ERROR") }
+	end := len(tail) - 1
+	for end >= 0 && !isErr(tail[end]) {
+		end--
 	}
-	return tail[len(tail)-1]
+	if end < 0 {
+		if len(tail) == 0 {
+			return ""
+		}
+		return tail[len(tail)-1]
+	}
+	start := end
+	for start > 0 && isErr(tail[start-1]) {
+		start--
+	}
+	parts := []string{strings.TrimSpace(tail[start])}
+	for _, l := range tail[start+1 : end+1] {
+		parts = append(parts, strings.TrimSpace(strings.TrimLeft(l[len("ERROR"):], ":")))
+	}
+	return strings.Join(parts, " ")
 }
 
 // ToolError describes the run as a failure.

@@ -117,9 +117,9 @@ func TestVersionAndListArgv(t *testing.T) {
 		versionArgv []string
 		listArgv    []string
 	}{
-		{"nrfjprog", "nrfjprog version: 10.24.2 external\nJLinkARM.dll version: 7.94e\n", "nrfjprog version: 10.24.2 external",
+		{"nrfjprog", "nrfjprog version: 10.24.2 external\nJLinkARM.dll version: 7.94e\n", "10.24.2",
 			[]string{"--version"}, []string{"--ids"}},
-		{"nrfutil", "nrfutil-device 2.7.16\n", "nrfutil-device 2.7.16",
+		{"nrfutil", "nrfutil-device 2.7.16\n", "2.7.16",
 			[]string{"device", "--version"}, []string{"device", "list", "--json"}},
 	}
 	for _, tt := range tests {
@@ -491,7 +491,7 @@ func TestNew(t *testing.T) {
 			if got := fmt.Sprintf("%T", fl); got != tt.wantType || tool.runner().Path != tt.wantPath {
 				t.Errorf("got %s at %s", got, tool.runner().Path)
 			}
-			if v, err := tool.Version(t.Context()); err != nil || v != "tool 1.0" {
+			if v, err := tool.Version(t.Context()); err != nil || v != "1.0" {
 				t.Errorf("Version through the found binary = %q, %v", v, err)
 			}
 		})
@@ -544,5 +544,24 @@ func TestTail(t *testing.T) {
 	}
 	if !strings.Contains(te.Error(), "exit code 1: line 30") || te.Tool != "nrfjprog" {
 		t.Errorf("ToolError text %q", te.Error())
+	}
+}
+
+// The J-Link retry note quotes the tool's whole error sentence, which
+// nrfjprog spreads over three "ERROR:" lines, and not the firmware's path.
+func TestToolErrorKeepsTheWholeSentence(t *testing.T) {
+	te := &ToolError{Tool: "nrfjprog", ExitCode: 33,
+		Args: []string{"-f", "NRF91", "--snr", "1051202135", "--program", "/very/long/build/folder/zephyr/merged.hex", "--verify"},
+		Tail: []string{
+			"Parsing image file.",
+			"ERROR: JLinkARM DLL reported an error. Try again. If error condition",
+			"ERROR: persists, run the same command again with argument --log, contact Nordic",
+			"ERROR: Semiconductor and provide the generated log.log file to them.",
+		}}
+	want := "nrfjprog -f NRF91 --snr 1051202135 --program merged.hex --verify: exit code 33: " +
+		"ERROR: JLinkARM DLL reported an error. Try again. If error condition persists, run the same command " +
+		"again with argument --log, contact Nordic Semiconductor and provide the generated log.log file to them."
+	if got := te.Error(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

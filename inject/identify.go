@@ -87,7 +87,7 @@ func (m *Modem) readIMEI(ctx context.Context) (string, error) {
 }
 
 // ValidIMEI reports whether s is 15 decimal digits whose last digit is the
-// Luhn check digit of the first 14 (station.CheckIMEI says why not).
+// Luhn check digit of the first 14.
 func ValidIMEI(s string) bool { return station.CheckIMEI(s) == nil }
 
 func (m *Modem) readModemFW(ctx context.Context) (string, error) {

@@ -2,12 +2,12 @@ package inject
 
 import (
 	"errors"
-	"go/build"
 	"strings"
 	"testing"
 
 	"nrfline/inject/at"
 	"nrfline/inject/at/attest"
+	"nrfline/internal/deptest"
 	"nrfline/station"
 )
 
@@ -293,21 +293,12 @@ func TestListTag(t *testing.T) {
 	}
 }
 
-// TestImports guards the package's dependencies (STYLE.md).
+// TestImports guards the package's dependencies (STYLE.md): the modem
+// operations and the AT session use station and serial, never the flash
+// tools, the records, the sim, the UI or the portal, and run no programs.
 func TestImports(t *testing.T) {
-	for _, dir := range []string{".", "at"} {
-		pkg, err := build.ImportDir(dir, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range pkg.Imports {
-			for _, bad := range []string{"nrfline/flash", "nrfline/records", "nrfline/sim", "nrfline/ui", "nrfline/inject/portal", "nrfline/inject/probe", "os/exec", "database/sql"} {
-				if imp == bad || strings.HasPrefix(imp, bad+"/") {
-					t.Errorf("%s imports %s", dir, imp)
-				}
-			}
-		}
-	}
+	deptest.Check(t, ".", deptest.Rules{Ours: []string{"nrfline/station", "nrfline/inject/at"}, Deny: []string{"os/exec", "database/sql"}})
+	deptest.Check(t, "at", deptest.Rules{Ours: []string{"nrfline/station"}, ThirdParty: []string{"go.bug.st/serial"}, Deny: []string{"os/exec", "database/sql"}})
 }
 
 // TestPSKNeverShown: the key's hex text reaches the modem and nothing else —

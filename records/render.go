@@ -15,7 +15,12 @@ func WriteSummary(w io.Writer, s *Summary) error {
 	fmt.Fprintf(bw, "Runs started %s\n\n", windowText(s.Since, s.Until))
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "runs\t%d\t(%d PASS, %d FAIL, %d ERROR, %d ABORTED; %d still running)\n", s.Runs, s.Pass, s.Fail, s.Error, s.Aborted, s.Running)
-	fmt.Fprintf(tw, "units\t%d\t(%d first tested in this window; %d runs before identify, not counted as units)\n", s.Units, s.FirstTested, s.Unidentified)
+	if s.Units == 0 && s.Unidentified > 0 {
+		// Every run failed before the IMEI was read: no unit is known.
+		fmt.Fprintf(tw, "units\t0\t(no run got as far as reading an IMEI: %d run(s) failed before identify)\n", s.Unidentified)
+	} else {
+		fmt.Fprintf(tw, "units\t%d\t(%d first tested in this window; %d runs before identify, not counted as units)\n", s.Units, s.FirstTested, s.Unidentified)
+	}
 	fmt.Fprintf(tw, "first-pass yield\t%s\t(%d of %d units passed their first run)\n", pct(s.FirstPassYield), s.FirstPass, s.FirstTested)
 	fmt.Fprintf(tw, "yield\t%s\t(%d of %d units have passed, retests included)\n", pct(s.Yield), s.EventuallyPassed, s.FirstTested)
 	fmt.Fprintf(tw, "retests\t%d\t\n", s.Retests)
@@ -80,10 +85,12 @@ func windowText(since, until time.Time) string {
 // given (by run id), follow each run.
 func WriteUnit(w io.Writer, imei string, runs []UnitRun, transcripts map[string]string) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "Unit %s: %d run(s)\n", imei, len(runs))
+	fmt.Fprintf(bw, "Unit %s: %d run(s); times in local time\n", imei, len(runs))
 	for _, r := range runs {
-		fmt.Fprintf(bw, "\nrun %s  attempt %s  slot %s  operator %s\n", r.ID, optInt(r.Attempt), r.Slot, r.Operator)
-		fmt.Fprintf(bw, "  %s → %s  %s", r.Started, optStr(r.Ended), r.Outcome)
+		// Only fields that hold something: an empty one reads as a
+		// rendering fault ("operator " with nothing after it).
+		fmt.Fprintf(bw, "\n%s\n", fields("run", r.ID, "attempt", optInt(r.Attempt), "slot", r.Slot, "operator", r.Operator))
+		fmt.Fprintf(bw, "  %s → %s  %s", localTime(r.Started), endText(r.Ended), r.Outcome)
 		if r.Code != "" {
 			fmt.Fprintf(bw, " %s at %s", r.Code, r.Step)
 		}
@@ -91,15 +98,17 @@ func WriteUnit(w io.Writer, imei string, runs []UnitRun, transcripts map[string]
 		if r.Detail != "" {
 			fmt.Fprintf(bw, "  %s\n", oneLine(r.Detail))
 		}
-		fmt.Fprintf(bw, "  modem %s %s, firmware %s (%s), psk identity %s, psk sha256 %s\n",
-			r.Model, r.ModemFW, r.FirmwareName, short(r.FirmwareSHA256), optText(r.PSKIdentity), optText(r.PSKSHA256))
+		if line := fields("modem", strings.TrimSpace(r.Model+" "+r.ModemFW), "firmware", firmwareText(r.FirmwareName, r.FirmwareSHA256),
+			"psk identity", r.PSKIdentity, "psk sha256", strings.ToLower(r.PSKSHA256)); line != "" {
+			fmt.Fprintf(bw, "  %s\n", line)
+		}
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 		for _, s := range r.Steps {
 			fmt.Fprintf(tw, "  %d\t%s\t%s\t%.3fs\t%s\t%s\n", s.Seq, s.Name, s.Outcome, s.Seconds, s.Code, oneLine(s.Detail))
 		}
 		tw.Flush()
 		if t, ok := transcripts[r.ID]; ok {
-			fmt.Fprintln(bw, "  transcript:")
+			fmt.Fprintln(bw, "  transcript (times RFC 3339, UTC):")
 			for _, l := range strings.Split(strings.TrimRight(t, "\n"), "\n") {
 				fmt.Fprintf(bw, "    %s\n", l)
 			}
@@ -108,25 +117,49 @@ func WriteUnit(w io.Writer, imei string, runs []UnitRun, transcripts map[string]
 	return bw.Flush()
 }
 
+// fields joins name/value pairs, leaving out the empty values.
+func fields(kv ...string) string {
+	var parts []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		if v := kv[i+1]; v != "" && v != "-" {
+			parts = append(parts, kv[i]+" "+v)
+		}
+	}
+	return strings.Join(parts, "  ")
+}
+
+func firmwareText(name, sha string) string {
+	switch {
+	case name == "":
+		return ""
+	case sha == "":
+		return name
+	}
+	return fmt.Sprintf("%s (%s)", name, short(strings.ToLower(sha)))
+}
+
+// localTime shows a stored RFC 3339 time in this machine's zone, with the
+// zone: the rule for everything people read.
+func localTime(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.Local().Format("2006-01-02 15:04:05 MST")
+}
+
+func endText(p *string) string {
+	if p == nil {
+		return "(running)"
+	}
+	return localTime(*p)
+}
+
 func optInt(p *int64) string {
 	if p == nil {
 		return "-"
 	}
 	return fmt.Sprint(*p)
-}
-
-func optStr(p *string) string {
-	if p == nil {
-		return "(running)"
-	}
-	return *p
-}
-
-func optText(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func short(s string) string {

@@ -34,7 +34,7 @@ func newTranscript(head, tail int) *transcript {
 
 // add appends one event's text (possibly several lines) with its time and tag.
 func (t *transcript) add(at time.Time, tag, text string) {
-	stamp := at.UTC().Format("15:04:05.000")
+	stamp := at.UTC().Format(timeLayout) // RFC 3339, like the exports
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, line := range strings.Split(strings.TrimRight(text, "\r\n"), "\n") {

@@ -56,7 +56,7 @@ func TestTranscriptKeepsHeadAndTail(t *testing.T) {
 	for i := range 100 {
 		tr.add(at, "log", fmt.Sprintf("line %03d", i))
 	}
-	size := len("08:00:00.000 log line 000\n")
+	size := len("2025-03-03T08:00:00.000Z log line 000\n")
 	text, st := tr.text()
 	lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
 	if !strings.HasSuffix(lines[0], "line 000") || !strings.HasSuffix(lines[len(lines)-1], "line 099") {

@@ -47,6 +47,7 @@ type Line struct {
 	servers *server.Servers
 	ctl     *flashctl.Server
 	config  string
+	lock    *dirLock // released last, in Close
 }
 
 // Start brings the line up and writes DIR/station.toml.
@@ -75,12 +76,17 @@ func Start(ctx context.Context, opt Options) (l *Line, err error) {
 			return nil, fmt.Errorf("sim dir: %w", err)
 		}
 	}
-	l = &Line{opt: opt, dir: dir}
-	defer func() {
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	l = &Line{opt: opt, dir: dir, lock: lock}
+	// started, not l: a failing return sets l to nil before this runs.
+	defer func(started *Line) {
 		if err != nil {
-			l.Close()
+			started.Close()
 		}
-	}()
+	}(l)
 	if err := l.startServers(ctx); err != nil {
 		return nil, err
 	}
@@ -304,5 +310,6 @@ func (l *Line) Close() error {
 	if l.servers != nil {
 		errs = append(errs, l.servers.Close())
 	}
+	l.lock.release()
 	return errors.Join(errs...)
 }

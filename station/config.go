@@ -184,11 +184,8 @@ type Duration struct{ time.Duration }
 // UnmarshalText parses a Go duration.
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("not a duration (use e.g. \"90s\"): %q", b)
-	}
-	if v < 0 {
-		return fmt.Errorf("negative duration %q", b)
+	if err != nil || v < 0 {
+		return &durationError{raw: string(b)}
 	}
 	d.Duration = v
 	return nil
@@ -253,7 +250,7 @@ func ParseConfig(path string, src []byte) (*Config, error) {
 	dec := toml.NewDecoder(bytes.NewReader(src))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
-		return nil, decodeError(path, err)
+		return nil, decodeError(path, src, err)
 	}
 	cfg.Path = path
 	for i := range cfg.Slots {
@@ -266,7 +263,7 @@ func ParseConfig(path string, src []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-func decodeError(path string, err error) error {
+func decodeError(path string, src []byte, err error) error {
 	var strict *toml.StrictMissingError
 	if errors.As(err, &strict) && len(strict.Errors) > 0 {
 		first := strict.Errors[0]
@@ -275,8 +272,20 @@ func decodeError(path string, err error) error {
 	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
+		// A value of the wrong kind: say the form the key wants and what
+		// the file has, never the Go type behind it.
 		row, _ := de.Position()
-		return &ConfigError{File: path, Line: row, Key: strings.Join(de.Key(), "."), Msg: strings.TrimPrefix(de.Error(), "toml: ")}
+		key := strings.Join(de.Key(), ".")
+		got := rawValue(src, key)
+		if got == "" {
+			return &ConfigError{File: path, Line: row, Key: key, Msg: "want " + expectedForm(de.Key())}
+		}
+		return &ConfigError{File: path, Line: row, Key: key, Msg: fmt.Sprintf("want %s; got %s", expectedForm(de.Key()), got)}
+	}
+	var dur *durationError
+	if errors.As(err, &dur) {
+		key, row := findDuration(src, dur.raw)
+		return &ConfigError{File: path, Line: row, Key: key, Msg: dur.Error()}
 	}
 	return &ConfigError{File: path, Msg: err.Error()}
 }

@@ -11,12 +11,16 @@
 //	discovery.go the discoveries the engine makes itself (static, polled listing)
 //	pipeline.go  provision: connect → flash → identify → inject → register
 //	             → probe → bootstrap → verify, then the verdict
-//	steps.go     what each step does, and the line rules that need the IMEI
+//	steps.go     each step of that pipeline: what it asks of the flasher, the
+//	             modem, the portal and the prober, and the line rules it applies
+//	             on the way (J-Link retry, recover, credential checks, and the
+//	             unit rules that need the IMEI: max_attempts, reprovision, duplicates)
 //	rules.go     the line rules that turn observations into a verdict
 //	             (bootstrap before registration, endpoint match, …)
 //	slots.go     slot states, SlotStatus, Refusal
 //	events.go    the typed event stream the TUI, batch output and records share
 //	errors.go    failure codes, their outcome and operator hint
+//	config.go    the TOML configuration (configerr.go: its error messages)
 //
 // The packages flash, inject, records and sim implement the interfaces in
 // iface.go; station imports none of them.

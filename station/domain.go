@@ -25,32 +25,6 @@ func NormalizeSerial(s string) string {
 	return t
 }
 
-// CheckIMEI says why s is not an IMEI: 15 decimal digits whose last digit
-// is the Luhn check digit of the first 14. Nil when it is one.
-func CheckIMEI(s string) error {
-	if len(s) != 15 {
-		return fmt.Errorf("an IMEI has 15 digits, %q has %d characters", s, len(s))
-	}
-	sum := 0
-	for i := 0; i < len(s); i++ {
-		d := int(s[i]) - '0'
-		if d < 0 || d > 9 {
-			return fmt.Errorf("an IMEI is digits only, %q has %q", s, s[i])
-		}
-		if i%2 == 1 { // every second digit from the left, counting from 0
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	if sum%10 != 0 {
-		return fmt.Errorf("%q fails the IMEI's Luhn check (last digit should be %d)", s, (int(s[14]-'0')+10-sum%10)%10)
-	}
-	return nil
-}
-
 // ValidIMEI reports whether s is an IMEI (CheckIMEI says why not).
 func ValidIMEI(s string) bool { return CheckIMEI(s) == nil }
 

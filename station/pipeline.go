@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -213,7 +214,9 @@ func (r *run) note(ctx context.Context, format string, args ...any) {
 // finish builds the verdict, commits it and only then publishes it.
 func (r *run) finish(ctx context.Context, err error) Verdict {
 	v := Verdict{Run: r.id, Slot: r.slot.Name, IMEI: r.identity.IMEI, Outcome: Pass,
-		Started: r.started, PSKSHA256: r.stored.KeySHA256}
+		// Lower case like every other digest the station reports (fw_sha256);
+		// the modem lists it in upper case.
+		Started: r.started, PSKSHA256: strings.ToLower(r.stored.KeySHA256)}
 	if r.stored.KeySHA256 != "" {
 		v.PSKIdentity = r.endpoint
 	}

@@ -66,7 +66,7 @@ func (k PSK) String() string {
 	if k.IsZero() {
 		return "sha256:none"
 	}
-	return "sha256:" + k.Fingerprint()
+	return "sha256:" + strings.ToLower(k.Fingerprint()) // lower case, like every digest the station shows
 }
 
 // Format makes every verb print the fingerprint form.

@@ -30,7 +30,7 @@ func TestPSKNeverPrintsItsKey(t *testing.T) {
 		if strings.Contains(low, k.Hex()) || strings.Contains(low, "0001020304") {
 			t.Errorf("key leaked: %s", out)
 		}
-		if !strings.Contains(out, "sha256:D65DF89F") {
+		if !strings.Contains(out, "sha256:d65df89f") {
 			t.Errorf("fingerprint missing: %s", out)
 		}
 	}

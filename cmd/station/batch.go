@@ -3,76 +3,85 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os/signal"
 	"sync"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"nrfline/station"
 )
 
-func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("batch", "batch --config FILE [--once] [--count N] [--json]",
-		"Provision units without the TUI. --once: the units present at start (or the next N with --count),\nthen exit 0 when all passed, 1 otherwise. Without --once: run until SIGINT/SIGTERM.", stderr)
-	cfgPath := fs.String("config", "", "station config file (required)")
-	once := fs.Bool("once", false, "process the units present at start, then exit")
-	count := fs.Int("count", 0, "stop after N verdicts (N ≥ 1), with or without --once")
-	asJSON := fs.Bool("json", false, "one JSON object per event on stdout")
-	verbose := fs.Bool("v", false, "also print tool output and AT traffic")
-	debug := fs.Bool("debug", false, "diagnostic logs on stderr")
-	operator := fs.String("operator", "", "operator name recorded with every run (overrides the config's operator)")
-	if code, ok := parseFlags(fs, args, stdout); !ok {
-		return code
-	}
-	if *cfgPath == "" {
-		fmt.Fprintln(stderr, "station batch: --config is required")
-		return exitUsage
-	}
-	if countSet(fs) && *count < 1 {
-		fmt.Fprintf(stderr, "station batch: --count must be at least 1, got %d\n", *count)
-		return exitUsage
-	}
-	cfg, err := station.LoadConfig(*cfgPath)
-	if err != nil {
-		return configError(stderr, err)
-	}
-	if *operator != "" {
-		cfg.Operator = *operator
-	}
-	return provision(ctx, cfg, batchOptions{once: *once, count: *count, json: *asJSON, verbose: *verbose, debug: *debug}, stdout, stderr)
-}
-
-// countSet says whether --count was given (0 is then a usage error, not
-// "no limit").
-func countSet(fs *flag.FlagSet) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "count" })
-	return set
-}
-
 type batchOptions struct {
-	once, json, verbose, debug bool
-	count                      int
+	once, json, verbose bool
+	count               int
+	operator            string
+}
+
+func newBatchCmd(g *globalFlags) *cobra.Command {
+	var cfgPath string
+	var o batchOptions
+	cmd := &cobra.Command{
+		Use:   "batch --config FILE [--once] [--count N] [--json]",
+		Short: "Provision units headless (integrators, fixtures)",
+		Long: `Provision units with the engine and no TUI.
+
+--once: process the units present at start (or the next N with --count), then exit
+0 when all passed, 1 otherwise. --count N alone: stop after N verdicts. Without
+either: watch the fixture and run until SIGINT/SIGTERM.
+
+--json: one JSON object per event on stdout, the last one of kind "summary".`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireFlag(cmd.Flags(), "config"); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("count") && o.count < 1 {
+				return usageErr("--count must be at least 1, got %d", o.count)
+			}
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			if o.operator != "" {
+				cfg.Operator = o.operator
+			}
+			return provision(cmd.Context(), cfg, o, g.logger(cmd.ErrOrStderr()), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "", "station config file (required)")
+	f.BoolVar(&o.once, "once", false, "process the units present at start, then exit")
+	f.IntVar(&o.count, "count", 0, "stop after N verdicts")
+	f.BoolVar(&o.json, "json", false, "one JSON object per event on stdout")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "also print tool output and AT traffic")
+	f.StringVar(&o.operator, "operator", "", "operator name recorded with every run (overrides the config's operator)")
+	return cmd
+}
+
+// loadConfig loads a config; every failure is the operator's (exit 2).
+func loadConfig(path string) (*station.Config, error) {
+	cfg, err := station.LoadConfig(path)
+	if err != nil {
+		return nil, configErr(fmt.Errorf("bad configuration: %w", err))
+	}
+	return cfg, nil
 }
 
 // provision runs the engine on cfg with headless output; shared by batch
 // and demo.
-func provision(ctx context.Context, cfg *station.Config, o batchOptions, stdout, stderr io.Writer) int {
+func provision(ctx context.Context, cfg *station.Config, o batchOptions, logger *slog.Logger, stdout, stderr io.Writer) error {
 	// A reader of stdout that went away (a broken pipe) must not kill the
 	// station in the middle of flashing a unit: writes fail with EPIPE
 	// instead, and the line stops as for an interrupt (below). Only here:
 	// `station report runs | head` should still end quietly.
 	signal.Ignore(syscall.SIGPIPE)
-	l, err := wire(ctx, cfg, newLogger(stderr, o.debug))
+	l, err := wire(ctx, cfg, logger)
 	if err != nil {
-		fmt.Fprintf(stderr, "station: %v\n", err)
-		var se *setupError
-		if errors.As(err, &se) {
-			return se.code
-		}
-		return exitInternal
+		return err
 	}
 	defer l.Close()
 
@@ -104,35 +113,30 @@ func provision(ctx context.Context, cfg *station.Config, o batchOptions, stdout,
 	l.engine.Close()
 	out.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(stderr, "station: %v\n", err)
-		return exitInternal
+		return infraErr(err)
 	}
 	if sub.Dropped() {
-		fmt.Fprintln(stderr, "station: the event output fell behind and was cut off (the runs are recorded; see station report runs)")
-		return exitInternal
+		return infraErr(errors.New("the event output fell behind and was cut off (the runs are recorded; see station report runs)"))
 	}
-	code := verdictsExit(o, verdicts)
-	r.summary(verdicts, code)
-	if err := r.Err(); err != nil {
-		fmt.Fprintf(stderr, "station: write the event output: %v (the runs are recorded; see station report runs)\n", err)
-		return exitInternal
-	}
-	if o.once && len(verdicts) == 0 {
-		fmt.Fprintln(stderr, "station: no units present")
-	}
-	return code
-}
-
-// verdictsExit is batch's exit code for its verdicts: 0 all PASS, 1 any
-// not PASS (or --once found no unit).
-func verdictsExit(o batchOptions, verdicts []station.Verdict) int {
+	notPassed := 0
 	for _, v := range verdicts {
 		if v.Outcome != station.Pass {
-			return exitUnitFail
+			notPassed++
 		}
 	}
-	if o.once && len(verdicts) == 0 {
-		return exitUnitFail
+	exit := exitOK
+	if notPassed > 0 || (o.once && len(verdicts) == 0) {
+		exit = exitUnitFail
 	}
-	return exitOK
+	r.summary(verdicts, exit)
+	if err := r.Err(); err != nil {
+		return infraErr(fmt.Errorf("write the event output: %w (the runs are recorded; see station report runs)", err))
+	}
+	if notPassed > 0 {
+		return failed(fmt.Errorf("%d of %d unit(s) did not pass", notPassed, len(verdicts)))
+	}
+	if o.once && len(verdicts) == 0 {
+		return failed(errors.New("no units present"))
+	}
+	return nil
 }

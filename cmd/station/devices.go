@@ -2,48 +2,54 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"nrfline/inject/usb"
-	"nrfline/station"
 )
 
-func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("devices", "devices [--json] [--config FILE]",
-		"The units the station can see now: probe serial, board, ports (VCOM0 first), physical USB location\n"+
-			"and, with --config, the slot each probe belongs to. Virtual-line units are on ptys and never listed here.", stderr)
-	asJSON := fs.Bool("json", false, "JSON output")
-	cfgPath := fs.String("config", "", "station config, to show which slot each probe is")
-	if code, ok := parseFlags(fs, args, stdout); !ok {
-		return code
+func newDevicesCmd(g *globalFlags) *cobra.Command {
+	var cfgPath string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "devices [--json] [--config FILE]",
+		Short: "The probes and ports the station sees on USB, with their slot",
+		Long: `The units the station can see now: probe serial, board, ports (VCOM0 first), physical USB
+location and, with --config, the slot each probe belongs to. Virtual-line units are on
+ptys and never listed here.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slots := map[string]string{}
+			if cfgPath != "" {
+				cfg, err := loadConfig(cfgPath)
+				if err != nil {
+					return err
+				}
+				for _, s := range cfg.SlotList() {
+					slots[s.Probe] = s.Name
+				}
+			}
+			lctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			devices, err := usb.Lister{Log: g.logger(cmd.ErrOrStderr())}.Devices(lctx)
+			if err != nil {
+				return infraErr(err)
+			}
+			if asJSON {
+				return printDevicesJSON(cmd.OutOrStdout(), devices, slots)
+			}
+			printDevices(cmd.OutOrStdout(), devices, slots)
+			return nil
+		},
 	}
-	slots := map[string]string{}
-	if *cfgPath != "" {
-		cfg, err := station.LoadConfig(*cfgPath)
-		if err != nil {
-			return configError(stderr, err)
-		}
-		for _, s := range cfg.SlotList() {
-			slots[s.Probe] = s.Name
-		}
-	}
-	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	devices, err := usb.Lister{Log: newLogger(stderr, false)}.Devices(lctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "station devices: %v\n", err)
-		return exitInternal
-	}
-	if *asJSON {
-		return printDevicesJSON(stdout, devices, slots)
-	}
-	printDevices(stdout, devices, slots)
-	return exitOK
+	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	cmd.Flags().StringVar(&cfgPath, "config", "", "station config, to show which slot each probe is")
+	return cmd
 }
 
 type deviceView struct {
@@ -51,17 +57,12 @@ type deviceView struct {
 	Slot string `json:"slot,omitempty"`
 }
 
-func printDevicesJSON(w io.Writer, devices []usb.Device, slots map[string]string) int {
+func printDevicesJSON(w io.Writer, devices []usb.Device, slots map[string]string) error {
 	out := make([]deviceView, len(devices))
 	for i, d := range devices {
 		out[i] = deviceView{Device: d, Slot: slots[d.Probe]}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return exitInternal
-	}
-	return exitOK
+	return writeJSON(w, out)
 }
 
 func printDevices(w io.Writer, devices []usb.Device, slots map[string]string) {

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"nrfline/station"
 )
@@ -28,23 +32,51 @@ func TestReadmeListsEveryFailureCode(t *testing.T) {
 	}
 }
 
-func TestUsageAndExitCodes(t *testing.T) {
-	var out, errOut strings.Builder
-	if code := run(t.Context(), []string{"--help"}, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "station batch") {
-		t.Errorf("--help: exit %d\n%s", code, out.String())
+// The README stands alone: no link out of the repository, the Go version
+// go.mod needs, every command in its table, the real-hardware and service
+// sections, and a by-hand block marked for scripts/readme-run.sh (which CI
+// runs: make docs-check).
+func TestReadmeStandsAlone(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code := run(t.Context(), []string{"frobnicate"}, &out, &errOut); code != exitUsage {
-		t.Errorf("unknown command: exit %d", code)
+	readme := string(b)
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code := run(t.Context(), []string{"run", "--config", "x"}, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "not implemented yet") {
-		t.Errorf("run: exit %d %q", code, errOut.String())
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindStringSubmatch(string(mod))
+	if goVersion == nil || !strings.Contains(readme, "Go "+goVersion[1]+" or newer") {
+		t.Errorf("README does not name go.mod's Go version %v", goVersion)
 	}
-	dir := t.TempDir()
-	bad := dir + "/station.toml"
-	os.WriteFile(bad, []byte("station_id = \"x\"\n[flash]\ntoool = \"nrfjprog\"\n"), 0o644)
-	errOut.Reset()
-	if code := run(t.Context(), []string{"batch", "--config", bad, "--once"}, &out, &errOut); code != exitUsage ||
-		!strings.Contains(errOut.String(), "station.toml:3") || !strings.Contains(errOut.String(), "flash.toool") {
-		t.Errorf("broken config: exit %d %q", code, errOut.String())
+	for _, bad := range []string{"../shared", "CONTRACT.md"} {
+		if strings.Contains(readme, bad) {
+			t.Errorf("README points out of the repository: %q", bad)
+		}
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.HasParent() && c.IsAvailableCommand() && c.Parent().Name() != "completion" && c.Parent().Name() != "report" {
+			if !strings.Contains(readme, "`"+c.CommandPath()) {
+				t.Errorf("README's command table lacks %q", c.CommandPath())
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(io.Discard, io.Discard))
+	for _, want := range []string{"<!-- ci: run -->\n```sh\n", "station sim stop --dir", "--background",
+		"dialout", "99-station-jlink.rules", "station-batch.service", "Restart=on-failure",
+		"docs/station.example.toml", "docs/contract.md", "local midnight", "database"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README lacks %q", want)
+		}
+	}
+	for _, f := range []string{"../../docs/contract.md", "../../docs/station.example.toml", "../../deploy/station-batch.service", "../../deploy/99-station-jlink.rules"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("README links %s: %v", f, err)
+		}
 	}
 }

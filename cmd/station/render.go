@@ -18,6 +18,7 @@ type renderer struct {
 	verbose bool
 	enc     *json.Encoder
 	last    map[string]string // last printed progress mark (phase and quarter) per slot
+	zoned   bool              // the time zone line was printed
 	tally   map[station.Outcome]int
 }
 
@@ -55,7 +56,12 @@ func (r *renderer) render(ev station.Event) {
 		}
 		return
 	}
-	ts := ev.Time.Format("15:04:05")
+	if !r.zoned {
+		// Times on screen are local; say which zone once, up front.
+		r.zoned = true
+		fmt.Fprintf(r.w, "times are local: %s\n", ev.Time.Local().Format("MST (UTC-07:00)"))
+	}
+	ts := ev.Time.Local().Format("15:04:05")
 	switch ev.Kind {
 	case station.SlotAttached:
 		fmt.Fprintf(r.w, "%s %-4s unit present (probe %s)\n", ts, ev.Slot, dash(ev.Text))
@@ -67,12 +73,16 @@ func (r *renderer) render(ev station.Event) {
 		}
 	case station.DeviceIgnored:
 		fmt.Fprintf(r.w, "%s      %s\n", ts, ev.Text)
+	// A few lines per unit: step starts and progress only with -v (the
+	// flash tool's percentages were 40% of a demo's output).
 	case station.StepStarted:
 		delete(r.last, ev.Slot)
-		fmt.Fprintf(r.w, "%s %-4s %-9s ...\n", ts, ev.Slot, ev.Step)
+		if r.verbose {
+			fmt.Fprintf(r.w, "%s %-4s %-9s ...\n", ts, ev.Slot, ev.Step)
+		}
 	case station.StepProgress:
 		// One line per phase and quarter: enough to see it move.
-		if mark := fmt.Sprintf("%s/%d", ev.Text, ev.Percent/25); mark != r.last[ev.Slot] {
+		if mark := fmt.Sprintf("%s/%d", ev.Text, ev.Percent/25); r.verbose && mark != r.last[ev.Slot] {
 			r.last[ev.Slot] = mark
 			fmt.Fprintf(r.w, "%s %-4s %-9s %3d%% %s\n", ts, ev.Slot, ev.Step, ev.Percent, ev.Text)
 		}
@@ -129,6 +139,21 @@ func dash(s string) string {
 	return s
 }
 
+func printSummary(w io.Writer, verdicts []station.Verdict) {
+	if len(verdicts) == 0 {
+		return
+	}
+	counts := map[station.Outcome]int{}
+	for _, v := range verdicts {
+		counts[v.Outcome]++
+	}
+	fmt.Fprintf(w, "\n%d unit(s): %d PASS, %d FAIL, %d ERROR, %d ABORTED\n", len(verdicts),
+		counts[station.Pass], counts[station.Fail], counts[station.Errored], counts[station.Aborted])
+	for _, v := range verdicts {
+		fmt.Fprintf(w, "  %s\n", v.Describe())
+	}
+}
+
 // summaryEvent is the last JSON line of `batch --json` (docs/events.md).
 type summaryEvent struct {
 	Kind     string            `json:"kind"` // always "summary"
@@ -147,32 +172,17 @@ type summaryEvent struct {
 // --once and --count (a continuous run does not keep them all).
 func (r *renderer) summary(verdicts []station.Verdict, exit int) {
 	t := r.tally
-	if r.json {
-		s := summaryEvent{Kind: "summary", Time: time.Now(), Units: t[station.Pass] + t[station.Fail] + t[station.Errored] + t[station.Aborted],
-			Pass: t[station.Pass], Fail: t[station.Fail], Error: t[station.Errored], Aborted: t[station.Aborted],
-			ExitCode: exit, Verdicts: verdicts}
-		if s.Verdicts == nil {
-			s.Verdicts = []station.Verdict{}
-		}
-		if err := r.enc.Encode(s); err != nil && r.w.err == nil {
-			r.w.err = err
-		}
+	if !r.json {
+		printSummary(r.w, verdicts)
 		return
 	}
-	printSummary(r.w, verdicts)
-}
-
-func printSummary(w io.Writer, verdicts []station.Verdict) {
-	if len(verdicts) == 0 {
-		return
+	s := summaryEvent{Kind: "summary", Time: time.Now(), Units: t[station.Pass] + t[station.Fail] + t[station.Errored] + t[station.Aborted],
+		Pass: t[station.Pass], Fail: t[station.Fail], Error: t[station.Errored], Aborted: t[station.Aborted],
+		ExitCode: exit, Verdicts: verdicts}
+	if s.Verdicts == nil {
+		s.Verdicts = []station.Verdict{}
 	}
-	counts := map[station.Outcome]int{}
-	for _, v := range verdicts {
-		counts[v.Outcome]++
-	}
-	fmt.Fprintf(w, "\n%d unit(s): %d PASS, %d FAIL, %d ERROR, %d ABORTED\n", len(verdicts),
-		counts[station.Pass], counts[station.Fail], counts[station.Errored], counts[station.Aborted])
-	for _, v := range verdicts {
-		fmt.Fprintf(w, "  %s\n", v.Describe())
+	if err := r.enc.Encode(s); err != nil && r.w.err == nil {
+		r.w.err = err
 	}
 }

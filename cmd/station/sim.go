@@ -1,124 +1,134 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"nrfline/sim"
-	"nrfline/station"
 )
 
-func simFlags(name, usage, about string, stderr io.Writer) (*flagsetSim, func(args []string, stdout io.Writer) (int, bool)) {
-	fs := newFlags(name, usage, about, stderr)
-	s := &flagsetSim{
-		units:  fs.Int("units", 4, "number of virtual units"),
-		dir:    fs.String("dir", "", "folder for the line's config, tools, unit state and database (reused: same units, same stores)"),
-		speed:  fs.Float64("speed", 1, "divide every simulated delay by X (1 = realistic: flash ~8 s/MB, boot ~0.5 s, LTE attach ~5 s)"),
-		faults: fs.String("faults", "", "faults to inject, see below"),
-		modem:  fs.String("modem", "at", `firmware flavour: "at" (AT host) or "shell" (Zephyr shell)`),
-		tool:   fs.String("tool", "nrfjprog", `flash tool the config names: "nrfjprog" or "nrfutil"`),
-	}
-	usageFn := fs.Usage
-	fs.Usage = func() {
-		usageFn()
-		fmt.Fprintf(fs.Output(), "\nFaults (--faults SPEC):\n%s\n", sim.FaultHelp)
-	}
-	return s, func(args []string, stdout io.Writer) (int, bool) { return parseFlags(fs, args, stdout) }
+// simFlags are the virtual line's flags, shared by sim and demo.
+type simFlags struct {
+	units              int
+	dir, faults, modem string
+	tool               string
+	speed              float64
 }
 
-type flagsetSim struct {
-	units              *int
-	dir, faults, modem *string
-	tool               *string
-	speed              *float64
+func (f *simFlags) register(fs *pflag.FlagSet, defaultDir string) {
+	fs.IntVar(&f.units, "units", 4, "number of virtual units (1..64)")
+	fs.StringVar(&f.dir, "dir", defaultDir, "folder for the line's config, tools, unit state and database (reused: same units, same stores)")
+	fs.Float64Var(&f.speed, "speed", 1, "divide every simulated delay by X (1 = realistic: flash ~8 s/MB, boot ~0.5 s, LTE attach ~5 s)")
+	fs.StringVar(&f.faults, "faults", "", "faults to inject (SPEC, see below)")
+	fs.StringVar(&f.modem, "modem", "at", `firmware flavour: "at" (AT host) or "shell" (Zephyr shell)`)
+	fs.StringVar(&f.tool, "tool", "nrfjprog", `flash tool the config names: "nrfjprog" or "nrfutil"`)
 }
 
-func (f *flagsetSim) options(stderr io.Writer) (sim.Options, error) {
-	if *f.units < 1 || *f.units > 64 {
-		return sim.Options{}, fmt.Errorf("--units must be 1..64")
+func (f *simFlags) options(g *globalFlags, cmd *cobra.Command) (sim.Options, error) {
+	if f.units < 1 || f.units > 64 {
+		return sim.Options{}, usageErr("--units must be 1..64, got %d", f.units)
 	}
-	if *f.speed <= 0 {
-		return sim.Options{}, fmt.Errorf("--speed must be positive")
+	if f.speed <= 0 {
+		return sim.Options{}, usageErr("--speed must be positive, got %g", f.speed)
 	}
-	faults, err := sim.ParseFaults(*f.faults, *f.units)
+	faults, err := sim.ParseFaults(f.faults, f.units)
 	if err != nil {
-		return sim.Options{}, err
+		return sim.Options{}, usageErr("--faults: %w", err)
 	}
-	if *f.modem != "at" && *f.modem != "shell" {
-		return sim.Options{}, fmt.Errorf(`--modem must be "at" or "shell"`)
+	if f.modem != "at" && f.modem != "shell" {
+		return sim.Options{}, usageErr(`--modem must be "at" or "shell", got %q`, f.modem)
 	}
-	if *f.tool != "nrfjprog" && *f.tool != "nrfutil" {
-		return sim.Options{}, fmt.Errorf(`--tool must be "nrfjprog" or "nrfutil"`)
+	if f.tool != "nrfjprog" && f.tool != "nrfutil" {
+		return sim.Options{}, usageErr(`--tool must be "nrfjprog" or "nrfutil", got %q`, f.tool)
+	}
+	if f.dir == "" {
+		return sim.Options{}, usageErr("--dir must not be empty")
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return sim.Options{}, fmt.Errorf("find own executable for the fake flash tools: %w", err)
+		return sim.Options{}, infraErr(fmt.Errorf("find own executable for the fake flash tools: %w", err))
 	}
 	return sim.Options{
-		Units: *f.units, Dir: *f.dir, Speed: *f.speed, Faults: faults,
-		Shell: *f.modem == "shell", Tool: *f.tool, ToolExe: exe, Logger: newLogger(stderr, false),
+		Units: f.units, Dir: f.dir, Speed: f.speed, Faults: faults,
+		Shell: f.modem == "shell", Tool: f.tool, ToolExe: exe, Logger: g.logger(cmd.ErrOrStderr()),
 	}, nil
 }
 
-func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags, parse := simFlags("sim", "sim [--units N] [--dir DIR] [--speed X] [--faults SPEC] [--modem at|shell] [--tool nrfjprog|nrfutil]",
-		"Start a virtual line: N virtual nRF9151 units on pseudo-terminals, fake nrfjprog/nrfutil, a Leshan-style\n"+
-			"bootstrap portal, an LwM2M bootstrap server and an LwM2M server, all on this machine. Writes DIR/station.toml\n"+
-			"(a ready config for that line), prints `sim: ready config=DIR/station.toml` and runs until SIGINT/SIGTERM.", stderr)
-	if code, ok := parse(args, stdout); !ok {
-		return code
+// startError classifies a failed start of the virtual line: a folder that
+// is taken or cannot be written is the operator's to fix (exit 2), the rest
+// (ports, ptys, servers) is the machine's (exit 3).
+func startError(err error) error {
+	var inUse *sim.DirInUseError
+	var pathErr *fs.PathError
+	switch {
+	case errors.As(err, &inUse):
+		return &exitError{exitUsage, "dir_in_use", err}
+	case errors.As(err, &pathErr):
+		return &exitError{exitUsage, "usage", fmt.Errorf("start the virtual line: %w", err)}
 	}
-	opt, err := flags.options(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "station sim: %v\n", err)
-		return exitUsage
-	}
-	if opt.Dir == "" {
-		opt.Dir = "sim-line"
-	}
-	l, err := sim.Start(ctx, opt)
-	if err != nil {
-		fmt.Fprintf(stderr, "station sim: %v\n", err)
-		return exitInternal
-	}
-	defer l.Close()
-	fmt.Fprintf(stdout, "sim: ready config=%s\n", l.ConfigPath())
-	<-ctx.Done()
-	return exitOK
+	return infraErr(fmt.Errorf("start the virtual line: %w", err))
 }
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags, parse := simFlags("demo", "demo [--units N] [--speed X] [--faults SPEC] [--dir DIR]",
-		"The virtual line and the station in one process: what a newcomer runs first. Starts a virtual line\n"+
-			"and provisions every unit on it with the headless engine, printing progress; the records land in\n"+
-			"DIR/station.db (try `station report summary --db DIR/station.db` afterwards).", stderr)
-	verbose := false
-	if code, ok := parse(args, stdout); !ok {
-		return code
+func newSimCmd(g *globalFlags) *cobra.Command {
+	var f simFlags
+	var background, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "sim [--units N] [--dir DIR] [--speed X] [--faults SPEC] [--background]",
+		Short: "Start a virtual line; writes DIR/station.toml",
+		Long: `Start a virtual line: N virtual nRF9151 units on pseudo-terminals, fake nrfjprog/nrfutil, a
+Leshan-style bootstrap portal, an LwM2M bootstrap server and an LwM2M server, all on this
+machine. Writes DIR/station.toml (a ready config for that line), prints
+"sim: ready config=DIR/station.toml" (with --json: {"status":"ready","config":…,"dir":…,"pid":…})
+and runs until SIGINT/SIGTERM.
+
+--background: start the line as its own process and return once it is ready (its log goes
+to DIR/sim.log); stop it with "station sim stop --dir DIR". A DIR in use by a running line
+is refused, naming its pid.
+
+Faults (--faults SPEC):
+` + sim.FaultHelp,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, err := f.options(g, cmd)
+			if err != nil {
+				return err
+			}
+			if background {
+				return startBackground(cmd, opt.Dir, asJSON)
+			}
+			l, err := sim.Start(cmd.Context(), opt)
+			if err != nil {
+				return startError(err)
+			}
+			defer l.Close()
+			if asJSON {
+				if err := writeJSON(cmd.OutOrStdout(), simStatus{Status: "ready", Config: l.ConfigPath(), Dir: opt.Dir, PID: os.Getpid()}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "sim: ready config=%s\n", l.ConfigPath())
+			}
+			<-cmd.Context().Done()
+			return nil
+		},
 	}
-	opt, err := flags.options(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "station demo: %v\n", err)
-		return exitUsage
-	}
-	if opt.Dir == "" {
-		opt.Dir = filepath.Join(os.TempDir(), "station-demo")
-	}
-	l, err := sim.Start(ctx, opt)
-	if err != nil {
-		fmt.Fprintf(stderr, "station demo: %v\n", err)
-		return exitInternal
-	}
-	defer l.Close()
-	fmt.Fprintf(stdout, "demo: virtual line with %d unit(s) ready, config %s\n\n", opt.Units, l.ConfigPath())
-	cfg, err := station.LoadConfig(l.ConfigPath())
-	if err != nil {
-		return configError(stderr, err)
-	}
-	code := provision(ctx, cfg, batchOptions{once: true, verbose: verbose}, stdout, stderr)
-	fmt.Fprintf(stdout, "\nRecords: station report summary --db %s\n", cfg.Database)
-	return code
+	f.register(cmd.Flags(), "sim-line")
+	cmd.Flags().BoolVar(&background, "background", false, "run the line as its own process; return once it is ready")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the ready line as a JSON object")
+	cmd.AddCommand(newSimStopCmd())
+	return cmd
+}
+
+// simStatus is what sim and sim stop print with --json.
+type simStatus struct {
+	Status string `json:"status"` // ready, stopped, not_running
+	Config string `json:"config,omitempty"`
+	Dir    string `json:"dir"`
+	PID    int    `json:"pid,omitempty"`
+	Log    string `json:"log,omitempty"`
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -30,30 +29,21 @@ func (l *line) Close() {
 	}
 }
 
-// setupError says whether a wiring failure is the operator's (config, exit
-// 2) or ours (exit 3).
-type setupError struct {
-	code int
-	err  error
-}
-
-func (e *setupError) Error() string { return e.err.Error() }
-
 // wire builds the engine for cfg: check the firmware, open the records,
 // create the flasher, modem opener, portal and prober.
 func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line, error) {
 	fw, err := flash.CheckImage(cfg.Firmware.Hex, cfg.Firmware.SHA256)
 	if err != nil {
-		return nil, &setupError{exitUsage, fmt.Errorf("firmware: %w", err)}
+		return nil, firmwareErr(fmt.Errorf("firmware: %w", err))
 	}
 	fl, err := flash.New(cfg.Flash, logger.With("part", "flash"))
 	if err != nil {
-		return nil, &setupError{exitUsage, fmt.Errorf("flash: %w", err)}
+		return nil, configErr(fmt.Errorf("flash: %w", err))
 	}
 	var p station.Portal
 	if cfg.Portal.Kind != "none" {
 		if p, err = portal.New(cfg.Portal, os.Getenv, logger.With("part", "portal"), portal.WithStationID(cfg.StationID)); err != nil {
-			return nil, &setupError{exitUsage, fmt.Errorf("portal: %w", err)}
+			return nil, configErr(fmt.Errorf("portal: %w", err))
 		}
 	}
 	var prober station.Prober
@@ -62,7 +52,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 	}
 	store, err := records.Open(cfg.Database, records.WithLogger(logger.With("part", "records")))
 	if err != nil {
-		return nil, &setupError{exitInternal, fmt.Errorf("open records %s: %w", cfg.Database, err)}
+		return nil, infraErr(fmt.Errorf("open records %s: %w", cfg.Database, err))
 	}
 	opt := station.Options{
 		Config: cfg, Firmware: fw, Flasher: fl, Portal: p, Prober: prober, Recorder: store, History: store,
@@ -85,7 +75,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 	eng, err := station.New(opt)
 	if err != nil {
 		store.Close()
-		return nil, &setupError{exitInternal, err}
+		return nil, infraErr(err)
 	}
 	return &line{engine: eng, store: store}, nil
 }
@@ -108,12 +98,3 @@ func flashVersion(ctx context.Context, version func(context.Context) (string, er
 type probeLister func(context.Context) ([]string, error)
 
 func (f probeLister) Probes(ctx context.Context) ([]string, error) { return f(ctx) }
-
-// newLogger writes diagnostics (not the operator's view) to w.
-func newLogger(w io.Writer, debug bool) *slog.Logger {
-	level := slog.LevelWarn
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}

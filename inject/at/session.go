@@ -5,11 +5,15 @@
 // following the unit's log.
 //
 // A Session owns its port. One reader goroutine reads with a short timeout
-// and cuts the bytes into tokens (lines, prompts, junk) on a channel; the
-// methods consume that channel on the caller's goroutine, one at a time, so
-// observe is only ever called from inside a method call, in arrival order.
-// Lines that arrive between calls wait in the channel and are observed (as
-// log lines) at the start of the next call or by Close.
+// and cuts the bytes into tokens (lines, prompts, junk) on a channel. The
+// tokens are consumed under the session's exchange lock, one consumer at a
+// time and in arrival order: by a method call on the caller's goroutine, or,
+// while no call runs, by the pump goroutine, which drains what is queued
+// every 100 ms (idlePoll) so the boot log and lines between steps reach the
+// transcript at their time. observe is therefore called from the caller's
+// goroutine and from the pump's, never from two at once; a caller whose
+// observe touches shared state must still expect the pump's goroutine
+// (station's run serialises its events with emitMu for this reason).
 package at
 
 import (

@@ -2,10 +2,10 @@ package portal
 
 import (
 	"context"
-	"go/build"
 	"strings"
 	"testing"
 
+	"nrfline/internal/deptest"
 	"nrfline/station"
 )
 
@@ -87,18 +87,8 @@ func TestIncompleteRegistration(t *testing.T) {
 	}
 }
 
-// TestImports: portal uses only station of our packages.
+// TestImports: portal uses only station of our packages, and no programs,
+// SQLite or serial ports.
 func TestImports(t *testing.T) {
-	pkg, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range pkg.Imports {
-		if strings.HasPrefix(imp, "nrfline/") && imp != "nrfline/station" {
-			t.Errorf("portal imports %s", imp)
-		}
-		if imp == "os/exec" || strings.Contains(imp, "sqlite") || strings.Contains(imp, "serial") {
-			t.Errorf("portal imports %s", imp)
-		}
-	}
+	deptest.Check(t, ".", deptest.Rules{Ours: []string{"nrfline/station"}, Deny: []string{"os/exec", "database/sql"}})
 }

@@ -3,13 +3,12 @@ package usb
 import (
 	"context"
 	"errors"
-	"go/build"
 	"reflect"
-	"strings"
 	"testing"
 
 	"go.bug.st/serial/enumerator"
 
+	"nrfline/internal/deptest"
 	"nrfline/station"
 )
 
@@ -138,17 +137,5 @@ func TestIsProbe(t *testing.T) {
 // TestImports: of ours, usb imports only station; of third parties only
 // the serial enumerator.
 func TestImports(t *testing.T) {
-	pkg, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range pkg.Imports {
-		switch {
-		case imp == "nrfline/station", imp == "go.bug.st/serial/enumerator":
-		case strings.HasPrefix(imp, "nrfline/"):
-			t.Errorf("usb imports %s", imp)
-		case strings.Contains(strings.Split(imp, "/")[0], "."):
-			t.Errorf("usb imports a third-party package %s", imp)
-		}
-	}
+	deptest.Check(t, ".", deptest.Rules{Ours: []string{"nrfline/station"}, ThirdParty: []string{"go.bug.st/serial/enumerator"}})
 }

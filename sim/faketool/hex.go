@@ -20,6 +20,11 @@ type segment struct {
 func (s segment) end() uint64 { return uint64(s.addr) + uint64(len(s.data)) }
 
 // image is a parsed Intel HEX file: sorted, merged, non-overlapping segments.
+//
+// This parser is apart from flash's (flash/hex.go) on purpose: the fake
+// tool plays nrfjprog / nRF Util and must judge a file the way they do,
+// independently of the station's own check, or a bug in one parser would
+// pass the station's image through its own twin unnoticed.
 type image struct {
 	segments []segment
 	size     int    // data bytes

@@ -310,6 +310,10 @@ func hexDigest(s string) string {
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
+// versionRE reads N.N.N out of a modem firmware name. station/rules.go has
+// the same expression on purpose, not shared: the unit plays the device and
+// shares no code with the station (see TestImports), so a misreading of a
+// version on one side cannot hide behind the same misreading on the other.
 var versionRE = regexp.MustCompile(`(?:^|[_-])(\d+)\.(\d+)\.(\d+)(?:$|[_-])`)
 
 // oldFirmware reports a modem firmware below 1.3.2 (placeholder digests).

@@ -10,6 +10,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"nrfline/internal/rawtty"
 )
 
 // port is the unit's end of a pseudo-terminal. The unit owns the master;
@@ -43,7 +45,7 @@ func openPort(link string) (*port, error) {
 }
 
 func (p *port) setup() error {
-	if err := rawMode(int(p.slave.Fd())); err != nil {
+	if err := rawtty.Set(int(p.slave.Fd())); err != nil {
 		return fmt.Errorf("set pty %s raw: %w", p.path, err)
 	}
 	// creack/pty's ioctls went through Fd(), which made the master
@@ -56,23 +58,6 @@ func (p *port) setup() error {
 		return nil
 	}
 	return makeLink(p.path, p.link)
-}
-
-// rawMode is cfmakeraw on the slave: no echo, no line discipline, no CR/LF
-// translation in either direction, 8 bits.
-func rawMode(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return err
-	}
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8
-	t.Cc[unix.VMIN] = 1
-	t.Cc[unix.VTIME] = 0
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
 // makeLink points link at target, replacing an old symlink.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"nrfline/internal/rawtty"
 )
 
 // Shell output (modem-at.md §8; colours as Zephyr prints them).
@@ -64,7 +66,7 @@ func NewPeer(tb testing.TB) *Peer {
 	if err != nil {
 		tb.Fatalf("open pty: %v", err)
 	}
-	if err := rawMode(int(s.Fd())); err != nil {
+	if err := rawtty.Set(int(s.Fd())); err != nil {
 		tb.Fatalf("pty raw mode: %v", err)
 	}
 	// A pollable, non-blocking master, so that Close interrupts Read.
@@ -81,20 +83,6 @@ func NewPeer(tb testing.TB) *Peer {
 	go p.read()
 	tb.Cleanup(p.Unplug)
 	return p
-}
-
-// rawMode is cfmakeraw: no echo, no line discipline, no CR/LF mapping.
-func rawMode(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return err
-	}
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
 func (p *Peer) read() {
