@@ -30,7 +30,7 @@ const (
 // with --json one object, on stderr.
 type exitError struct {
 	code int
-	kind string // stable name for --json errors: usage, config, firmware, failed, not_found, infrastructure
+	kind string // stable name for --json errors: usage, config, firmware, failed, not_found, dir_in_use, sim_dir, start, infrastructure
 	err  error
 }
 

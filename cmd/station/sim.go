@@ -69,7 +69,7 @@ func startError(err error) error {
 	case errors.As(err, &inUse):
 		return &exitError{exitUsage, "dir_in_use", err}
 	case errors.As(err, &pathErr):
-		return &exitError{exitUsage, "usage", fmt.Errorf("start the virtual line: %w", err)}
+		return &exitError{exitUsage, "sim_dir", fmt.Errorf("start the virtual line: %w", err)}
 	}
 	return infraErr(fmt.Errorf("start the virtual line: %w", err))
 }
