@@ -23,7 +23,7 @@ type testKeys map[string][]byte
 func (k testKeys) lookup(identity string) ([]byte, error) {
 	key, ok := k[identity]
 	if !ok {
-		return nil, fmt.Errorf("unknown identity %q", identity)
+		return nil, fmt.Errorf("identity %q: %w", identity, ErrUnknownIdentity)
 	}
 	return key, nil
 }

@@ -256,7 +256,7 @@ func (s *RegistrationServer) ServeCOAP(w mux.ResponseWriter, r *mux.Message) {
 	case len(segs) == 1 && r.Code() == codes.POST:
 		s.register(w, r, log, errf)
 	case len(segs) == 2 && r.Code() == codes.POST:
-		respond(w, s.update(segs[1], w.Conn().NetConn()), errf)
+		respond(w, s.update(segs[1], w.Conn()), errf)
 	case len(segs) == 2 && r.Code() == codes.DELETE:
 		respond(w, s.deregister(segs[1], w.Conn().NetConn()), errf)
 	default:
@@ -285,6 +285,7 @@ func (s *RegistrationServer) register(w mux.ResponseWriter, r *mux.Message, log 
 	reg.Registered = s.now()
 	reg.Updated = reg.Registered
 	s.store(reg)
+	keepSession(w.Conn(), time.Duration(reg.Lifetime)*time.Second)
 	log.Info("registered", "id", reg.ID, "lifetime", reg.Lifetime)
 	err = w.SetResponse(codes.Created, message.TextPlain, nil,
 		message.Option{ID: message.LocationPath, Value: []byte("rd")},
@@ -346,9 +347,10 @@ func (s *RegistrationServer) store(reg Registration) {
 }
 
 // update refreshes registration id; only the DTLS identity that made it
-// may (4.04 otherwise, as for an unknown id).
-func (s *RegistrationServer) update(id string, nc net.Conn) codes.Code {
-	identity, _ := PeerIdentity(nc)
+// may (4.04 otherwise, as for an unknown id). The session it came over
+// lives as long as the registration.
+func (s *RegistrationServer) update(id string, conn mux.Conn) codes.Code {
+	identity, _ := PeerIdentity(conn.NetConn())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reg, ok := s.regs[id]
@@ -357,6 +359,7 @@ func (s *RegistrationServer) update(id string, nc net.Conn) codes.Code {
 	}
 	reg.Updated = s.now()
 	s.regs[id] = reg
+	keepSession(conn, time.Duration(reg.Lifetime)*time.Second)
 	return codes.Changed
 }
 
