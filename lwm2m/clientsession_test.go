@@ -83,7 +83,7 @@ func newRequest(ctx context.Context, conn mux.Conn, st step) (*pool.Message, err
 
 func TestClientSessionReplies(t *testing.T) {
 	checkGoroutines(t)
-	sec := refSecurity()
+	sec := fullSecurity()
 	srv := refServer()
 	tlv := message.MediaType(FormatTLV)
 	tests := []struct {

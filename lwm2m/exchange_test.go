@@ -31,7 +31,7 @@ func (k testKeys) lookup(identity string) ([]byte, error) {
 func testConfig() BootstrapConfig {
 	return BootstrapConfig{
 		ToDelete: []string{"/0", "/1"},
-		Security: []SecurityInstance{refSecurity()},
+		Security: []SecurityInstance{fullSecurity()},
 		Servers:  []ServerInstance{refServer()},
 	}
 }
@@ -104,7 +104,7 @@ func TestBootstrapExchange(t *testing.T) {
 	plain := mustListen(t, bs, nil)
 	t.Cleanup(bs.Wait)
 
-	want := &Delivered{Security: []SecurityInstance{refSecurity()}, Servers: []ServerInstance{refServer()}, Deleted: []string{"/0", "/1"}}
+	want := &Delivered{Security: []SecurityInstance{fullSecurity()}, Servers: []ServerInstance{refServer()}, Deleted: []string{"/0", "/1"}}
 	tests := []struct {
 		name     string
 		uri      string

@@ -90,8 +90,13 @@ type SecurityInstance struct {
 	BootstrapServer bool
 	Mode            SecurityMode
 	Identity        []byte
+	ServerPublicKey []byte // resource 4, mandatory; empty for PSK
 	SecretKey       []byte
 	ShortServerID   uint16
+	ClientHoldOff   uint32 // resource 11, seconds
+	// BootstrapTimeout is resource 12 (Bootstrap-Server Account Timeout,
+	// seconds), written only when non-zero.
+	BootstrapTimeout uint32
 }
 
 // ServerInstance is one instance of the Server object (1).
@@ -113,8 +118,10 @@ type BootstrapConfig struct {
 	Servers  []ServerInstance
 }
 
-// TLV returns the instance as resources 0, 1, 2, 3, 5 and 10 (identity
-// and key only when set, Short Server ID only when non-zero).
+// TLV returns the instance as the resources Leshan's bootstrap server
+// writes for it: 0, 1, 2, 3, 4 (empty for PSK), 5, 10, 11, and 12 when
+// set. Identity and key are left out when empty (NoSec), the Short Server
+// ID when zero (a bootstrap account may have none).
 func (s SecurityInstance) TLV() []TLV {
 	rs := []TLV{
 		StringTLV(SecURI, s.URI),
@@ -124,11 +131,16 @@ func (s SecurityInstance) TLV() []TLV {
 	if len(s.Identity) > 0 {
 		rs = append(rs, OpaqueTLV(SecIdentity, s.Identity))
 	}
+	rs = append(rs, OpaqueTLV(SecServerPublicKey, s.ServerPublicKey))
 	if len(s.SecretKey) > 0 {
 		rs = append(rs, OpaqueTLV(SecSecretKey, s.SecretKey))
 	}
 	if s.ShortServerID != 0 {
 		rs = append(rs, IntTLV(SecShortServerID, int64(s.ShortServerID)))
+	}
+	rs = append(rs, IntTLV(SecClientHoldOff, int64(s.ClientHoldOff)))
+	if s.BootstrapTimeout != 0 {
+		rs = append(rs, IntTLV(SecBootstrapTimeout, int64(s.BootstrapTimeout)))
 	}
 	return rs
 }
@@ -169,8 +181,20 @@ func (s *SecurityInstance) applyResource(r TLV) error {
 		}
 	case SecIdentity:
 		s.Identity = r.Opaque()
+	case SecServerPublicKey:
+		s.ServerPublicKey = r.Opaque()
 	case SecSecretKey:
 		s.SecretKey = r.Opaque()
+	case SecClientHoldOff:
+		var v int64
+		if v, err = intIn(r, 0, math.MaxUint32); err == nil {
+			s.ClientHoldOff = uint32(v)
+		}
+	case SecBootstrapTimeout:
+		var v int64
+		if v, err = intIn(r, 0, math.MaxUint32); err == nil {
+			s.BootstrapTimeout = uint32(v)
+		}
 	case SecShortServerID:
 		var v int64
 		if v, err = intIn(r, 0, math.MaxUint16); err == nil {

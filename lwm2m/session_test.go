@@ -3,6 +3,7 @@ package lwm2m
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -17,6 +18,22 @@ import (
 	"github.com/plgd-dev/go-coap/v3/options"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 )
+
+// fixedLocalAddr returns a loopback address for a client that rebinds
+// the same port: a free port below the kernel's ephemeral range (32768+),
+// so no other socket on this busy machine is handed it between restarts.
+func fixedLocalAddr(tb testing.TB) string {
+	tb.Helper()
+	for range 100 {
+		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(12000))
+		if pc, err := net.ListenPacket("udp", addr); err == nil {
+			_ = pc.Close()
+			return addr
+		}
+	}
+	tb.Fatal("no free UDP port in 20000-32000")
+	return ""
+}
 
 // fixedPortClient is a DTLS-PSK CoAP client on a socket of its own, so a
 // test can bind it to a chosen local port and drop it as a unit that loses
@@ -104,7 +121,7 @@ func TestRestartFromSamePort(t *testing.T) {
 	rs := &RegistrationServer{Logger: testLogger(t)}
 	l := mustListen(t, rs, testKeys{testEndpoint: key})
 	psk := PSK{Identity: testEndpoint, Key: key}
-	laddr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
+	laddr := fixedLocalAddr(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -150,7 +167,7 @@ func TestIdleSessionCarriesUpdate(t *testing.T) {
 	rs := &RegistrationServer{Logger: testLogger(t)}
 	lc := ListenConfig{Logger: testLogger(t), IdleTimeout: 300 * time.Millisecond, IdleMargin: 300 * time.Millisecond}
 	l := mustListenWith(t, lc, rs, testKeys{testEndpoint: key})
-	laddr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
+	laddr := fixedLocalAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := dialFixed(ctx, t, laddr, l.Addr(), PSK{Identity: testEndpoint, Key: key})
