@@ -24,6 +24,7 @@ type Delivered struct {
 	Security []SecurityInstance // written Security (0) instances, by ID
 	Servers  []ServerInstance   // written Server (1) instances, by ID
 	Deleted  []string           // Bootstrap-Delete paths, in arrival order
+	Format   uint16             // content format of the last Bootstrap-Write, 0 if none
 }
 
 // ClientEvent marks a step of the client side of the bootstrap exchange, so
@@ -71,6 +72,14 @@ type clientConfig struct {
 	logger *slog.Logger
 	suites []CipherSuiteID
 	linger time.Duration
+	pct    uint16
+}
+
+// WithPreferredFormat has Bootstrap send pct=<cf> with its request, as
+// LwM2M 1.1 clients do (NCS: 11542 TLV, 110 SenML-JSON, 112 SenML-CBOR).
+// Without it no pct is sent, as LwM2M 1.0 clients do.
+func WithPreferredFormat(cf uint16) ClientOption {
+	return func(c *clientConfig) { c.pct = cf }
 }
 
 // DefaultFinishLinger is how long Bootstrap keeps the connection open
@@ -153,7 +162,7 @@ func Bootstrap(ctx context.Context, uri, endpoint string, psk *PSK, opts ...Clie
 		return nil, fmt.Errorf("bootstrap %s: %w", endpoint, err)
 	}
 	defer func() { _ = cc.Close() }()
-	code, err := bootstrapRequest(ctx, cc, replies, endpoint)
+	code, err := bootstrapRequest(ctx, cc, replies, endpoint, cfg.pct)
 	if err == nil && code != codes.Changed {
 		err = &ResponseError{Op: "POST /bs", Code: code}
 	}
@@ -189,13 +198,17 @@ func linger(ctx context.Context, connDone <-chan struct{}, d time.Duration) {
 	}
 }
 
-// bootstrapRequest sends CON POST /bs?ep=<endpoint> and returns the reply
+// bootstrapRequest sends CON POST /bs?ep=<endpoint>[&pct=<pct>] and returns the reply
 // code. replies (the connection's monitor) matches the reply by token and
 // message ID as it is read: go-coap may report the connection closed
 // although the 2.04 had arrived, when the server's pushes, its Finish and
 // its close all follow the 2.04 before this goroutine runs again.
-func bootstrapRequest(ctx context.Context, cc *udpclient.Conn, replies *replyMatcher, endpoint string) (codes.Code, error) {
-	req, err := cc.NewPostRequest(ctx, "/bs", message.TextPlain, nil, queryOpt("ep="+endpoint))
+func bootstrapRequest(ctx context.Context, cc *udpclient.Conn, replies *replyMatcher, endpoint string, pct uint16) (codes.Code, error) {
+	query := []message.Option{queryOpt("ep=" + endpoint)}
+	if pct != 0 {
+		query = append(query, queryOpt("pct="+strconv.Itoa(int(pct))))
+	}
+	req, err := cc.NewPostRequest(ctx, "/bs", message.TextPlain, nil, query...)
 	if err != nil {
 		return 0, fmt.Errorf("POST /bs: %w", err)
 	}

@@ -107,6 +107,7 @@ func TestClientSessionReplies(t *testing.T) {
 				Security: []SecurityInstance{func() SecurityInstance { s := sec; s.ShortServerID = 124; return s }()},
 				Servers:  []ServerInstance{func() ServerInstance { s := srv; s.ShortServerID = 124; return s }()},
 				Deleted:  []string{"/"},
+				Format:   FormatTLV,
 			},
 		},
 		{

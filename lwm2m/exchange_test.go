@@ -104,7 +104,7 @@ func TestBootstrapExchange(t *testing.T) {
 	plain := mustListen(t, bs, nil)
 	t.Cleanup(bs.Wait)
 
-	want := &Delivered{Security: []SecurityInstance{fullSecurity()}, Servers: []ServerInstance{refServer()}, Deleted: []string{"/0", "/1"}}
+	want := &Delivered{Security: []SecurityInstance{fullSecurity()}, Servers: []ServerInstance{refServer()}, Deleted: []string{"/0", "/1"}, Format: FormatTLV}
 	tests := []struct {
 		name     string
 		uri      string
@@ -327,7 +327,7 @@ func TestBootstrapServerOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	code, err := bootstrapRequest(ctx, cc, replies, testEndpoint)
+	code, err := bootstrapRequest(ctx, cc, replies, testEndpoint, 0)
 	if err != nil || code != codes.Changed {
 		t.Fatalf("POST /bs: %v %v", code, err)
 	}

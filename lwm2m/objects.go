@@ -116,6 +116,9 @@ type BootstrapConfig struct {
 	ToDelete []string
 	Security []SecurityInstance
 	Servers  []ServerInstance
+	// ContentFormat of the writes (FormatTLV, FormatSenMLJSON,
+	// FormatSenMLCBOR); 0 takes the client's pct, else TLV, as Leshan does.
+	ContentFormat uint16
 }
 
 // TLV returns the instance as the resources Leshan's bootstrap server
@@ -315,21 +318,6 @@ func unwrapInstance(ts []TLV) (id uint16, rs []TLV, wrapped bool, err error) {
 		}
 	}
 	return 0, ts, false, nil
-}
-
-// decodeObject decodes the payload of a write to a whole object: object
-// instance elements only.
-func decodeObject(b []byte) ([]TLV, error) {
-	ts, err := DecodeTLV(b)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range ts {
-		if t.Kind != TLVObjectInstance {
-			return nil, fmt.Errorf("%w: %s %d in an object write", ErrTLV, t.Kind, t.ID)
-		}
-	}
-	return ts, nil
 }
 
 // sortedSecurity returns the instances of m ordered by ID.
