@@ -327,7 +327,7 @@ func TestBootstrapServerOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	code, err := bootstrapRequest(ctx, cc, replies, testEndpoint, 0)
+	code, err := bootstrapRequest(ctx, cc, replies, testEndpoint, newClientConfig(nil))
 	if err != nil || code != codes.Changed {
 		t.Fatalf("POST /bs: %v %v", code, err)
 	}
