@@ -25,6 +25,10 @@ import (
 //     at once instead of being answered with the old association's flight.
 //   - RFC 4279 §2: an unknown PSK identity is refused with the
 //     unknown_psk_identity alert (115); pion sends internal_error (80).
+//   - A wrong key is refused with decrypt_error (51) once the client has
+//     sent its Finished a third time without an answer (pion drops the
+//     undecryptable Finished silently, so the client retransmitted until
+//     its own timeout, 30 s for wakaama).
 type dtlsListener struct {
 	pc      net.PacketConn
 	options func(onUnknown func()) []piondtls.ServerOption
@@ -60,6 +64,7 @@ const (
 	contentHandshake    = 22
 	handshakeClientHelo = 1
 	alertFatal          = 2
+	alertDecryptError   = 51
 	alertInternalError  = 80
 	alertUnknownPSKID   = 115
 )
@@ -293,9 +298,11 @@ type association struct {
 	restart    bool         // replaces an association of the same peer
 	dc         atomic.Pointer[piondtls.Conn]
 
-	established     atomic.Bool // the server Finished went out
-	superseded      atomic.Bool // replaced by a restart: stay silent
-	unknownIdentity atomic.Bool // the PSK lookup did not know the identity
+	established     atomic.Bool   // the server Finished went out
+	superseded      atomic.Bool   // replaced by a restart: stay silent
+	unknownIdentity atomic.Bool   // the PSK lookup did not know the identity
+	earlyEncrypted  atomic.Int32  // datagrams of epoch 1+ before the handshake ended
+	nextSeq         atomic.Uint64 // next epoch-0 record sequence number
 
 	readDeadline *deadline
 	closed       chan struct{}
@@ -304,7 +311,15 @@ type association struct {
 
 var _ net.PacketConn = (*association)(nil)
 
+// finishedTries is how many copies of the client's Finished an
+// association takes without completing before it answers decrypt_error.
+const finishedTries = 3
+
 func (a *association) deliver(b []byte) {
+	if !a.established.Load() && maxEpoch(b) > 0 && a.earlyEncrypted.Add(1) == finishedTries {
+		go a.refuse(alertDecryptError)
+		return
+	}
 	select {
 	case a.in <- b:
 	case <-a.closed:
@@ -341,12 +356,45 @@ func (a *association) WriteTo(p []byte, _ net.Addr) (int, error) {
 	if !a.established.Load() && maxEpoch(p) > 0 && !a.established.Swap(true) {
 		a.l.completed(a)
 	}
+	a.noteSequence(p)
 	if a.unknownIdentity.Load() && len(p) == recordHeaderLen+2 && p[0] == contentAlert && recordEpoch(p) == 0 &&
 		p[recordHeaderLen] == alertFatal && p[recordHeaderLen+1] == alertInternalError {
 		p = append([]byte(nil), p...)
 		p[recordHeaderLen+1] = alertUnknownPSKID
 	}
 	return a.l.pc.WriteTo(p, a.addr)
+}
+
+// refuse sends a fatal alert in clear (epoch 0: the client has not
+// received the server's ChangeCipherSpec) and ends the association.
+func (a *association) refuse(desc byte) {
+	seq := a.nextSeq.Load()
+	rec := []byte{contentAlert, 0xfe, 0xfd, 0, 0, byte(seq >> 40), byte(seq >> 32), byte(seq >> 24), byte(seq >> 16), byte(seq >> 8), byte(seq), 0, 2, alertFatal, desc}
+	_, _ = a.WriteTo(rec, a.addr)
+	_ = a.Close()
+}
+
+// noteSequence keeps nextSeq above every epoch-0 record in p.
+func (a *association) noteSequence(p []byte) {
+	for len(p) >= recordHeaderLen {
+		if recordEpoch(p) == 0 {
+			var seq uint64
+			for _, c := range p[5:11] {
+				seq = seq<<8 | uint64(c)
+			}
+			for {
+				cur := a.nextSeq.Load()
+				if seq < cur || a.nextSeq.CompareAndSwap(cur, seq+1) {
+					break
+				}
+			}
+		}
+		n := recordHeaderLen + (int(p[11])<<8 | int(p[12]))
+		if n > len(p) {
+			return
+		}
+		p = p[n:]
+	}
 }
 
 // Close ends the association (not the socket).

@@ -235,6 +235,22 @@ func TestUnknownIdentityAlert(t *testing.T) {
 	}
 }
 
+// TestWrongKeyAlert: a wrong key is refused with decrypt_error within a
+// few seconds; before, pion dropped the client's Finished silently and the
+// client retransmitted until its own timeout.
+func TestWrongKeyAlert(t *testing.T) {
+	checkGoroutines(t)
+	l := mustListen(t, &RegistrationServer{}, testKeys{testEndpoint: []byte("0123456789abcdef")})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := dialFixed(ctx, t, "127.0.0.1:0", l.Addr(), PSK{Identity: testEndpoint, Key: []byte("fedcba9876543210")})
+	if got := alertOf(err); got != alertDecryptError {
+		t.Fatalf("handshake error %v: alert %d, want %d", err, got, alertDecryptError)
+	}
+	t.Logf("refused after %v", time.Since(start))
+}
+
 // alertOf returns the description of the DTLS alert err carries, or -1.
 // pion's alert error is unexported; it embeds the alert, whose Marshal
 // gives level and description.
