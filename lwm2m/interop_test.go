@@ -191,3 +191,33 @@ func waitRegistration(t *testing.T, rs *RegistrationServer, old string) Registra
 	t.Fatalf("no new registration (old %q)", old)
 	return Registration{}
 }
+
+// TestInteropLibcoapAlerts: OpenSSL (through libcoap's client) reads
+// unknown_psk_identity for an unknown identity at once, and decrypt_error
+// for a wrong key within seconds, not a silent timeout.
+func TestInteropLibcoapAlerts(t *testing.T) {
+	bin := needTool(t, "coap-client-openssl")
+	l := mustListen(t, &RegistrationServer{}, testKeys{testEndpoint: []byte("libcoap-psk-0123")})
+	for _, tc := range []struct {
+		name, identity, key, alert string
+		within                     time.Duration
+	}{
+		{"unknown identity", "urn:imei:111111111111111", "libcoap-psk-0123", "unknown psk identity", 2 * time.Second},
+		{"wrong key", testEndpoint, "wrong-key-012345", "decrypt error", 6 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			out, _ := exec.CommandContext(ctx, bin, "-m", "post", "-v", "6", "-B", "15", "-u", tc.identity, "-k", tc.key,
+				l.URI()+"/rd?ep="+testEndpoint).CombinedOutput()
+			d := time.Since(start)
+			if !strings.Contains(strings.ToLower(string(out)), "alert "+tc.alert) {
+				t.Errorf("no %q alert in coap-client output:\n%s", tc.alert, out)
+			}
+			if d > tc.within {
+				t.Errorf("refused after %v, want within %v", d, tc.within)
+			}
+		})
+	}
+}
