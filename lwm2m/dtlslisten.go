@@ -1,9 +1,11 @@
 package lwm2m
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +65,7 @@ const (
 	contentAlert        = 21
 	contentHandshake    = 22
 	handshakeClientHelo = 1
+	handshakeServerHelo = 2
 	alertFatal          = 2
 	alertDecryptError   = 51
 	alertInternalError  = 80
@@ -75,6 +78,18 @@ func recordEpoch(b []byte) uint16 { return uint16(b[3])<<8 | uint16(b[4]) }
 // ClientHello record.
 func isClientHello(b []byte) bool {
 	return len(b) > recordHeaderLen && b[0] == contentHandshake && recordEpoch(b) == 0 && b[recordHeaderLen] == handshakeClientHelo
+}
+
+// helloRandom returns the ClientHello's random (after the record header,
+// the 12-byte handshake header and the 2-byte client version), which
+// tells a retransmission or the cookie round of a handshake from a new
+// handshake of a restarted client.
+func helloRandom(b []byte) []byte {
+	const off = recordHeaderLen + 12 + 2
+	if len(b) < off+32 {
+		return nil
+	}
+	return b[off : off+32]
 }
 
 // maxEpoch returns the highest epoch among the datagram's records (a
@@ -110,28 +125,36 @@ func (l *dtlsListener) readLoop() {
 	}
 }
 
-// route hands a datagram to the association(s) of its sender. While a
-// restart handshake is in progress, epoch-0 records go to the new
-// association and later epochs to both: each silently drops the records it
-// cannot decrypt, so neither a spoofed ClientHello nor a late record of
-// the old session can break the other.
+// route hands a datagram to the association(s) of its sender. A
+// ClientHello with a new random from a known peer starts a new
+// association beside the current one (the peer restarted); while that
+// handshake runs, epoch-0 records go to it and later epochs to both:
+// each silently drops the records it cannot decrypt, so neither a spoofed
+// ClientHello nor a late record of the old session breaks the other.
 func (l *dtlsListener) route(b []byte, addr net.Addr) {
 	key := addr.String()
 	l.mu.Lock()
 	cur := l.peers[key]
-	var targets []*association
-	var fresh *association
+	var (
+		targets []*association
+		fresh   *association
+		stale   *association // a restart handshake replaced by a newer one
+	)
 	switch {
 	case cur == nil:
 		if !isClientHello(b) {
 			l.mu.Unlock()
 			return // no association and no handshake start: drop, as pion does
 		}
-		fresh = l.newAssociation(addr)
+		fresh = l.newAssociation(addr, b)
 		l.peers[key] = fresh
 		targets = []*association{fresh}
-	case cur.next == nil && isClientHello(b) && cur.established.Load():
-		fresh = l.newAssociation(addr)
+	case isClientHello(b) && !cur.pending().startedBy(b):
+		if stale = cur.next; stale != nil {
+			stale.prev, cur.next = nil, nil
+			stale.superseded.Store(true)
+		}
+		fresh = l.newAssociation(addr, b)
 		fresh.prev, fresh.restart = cur, true
 		cur.next = fresh
 		targets = []*association{fresh}
@@ -143,6 +166,9 @@ func (l *dtlsListener) route(b []byte, addr net.Addr) {
 		targets = []*association{cur}
 	}
 	l.mu.Unlock()
+	if stale != nil {
+		_ = stale.Close()
+	}
 	for _, a := range targets {
 		a.deliver(b)
 	}
@@ -151,9 +177,11 @@ func (l *dtlsListener) route(b []byte, addr net.Addr) {
 	}
 }
 
-// newAssociation creates and tracks an association. Caller holds l.mu.
-func (l *dtlsListener) newAssociation(addr net.Addr) *association {
-	a := &association{l: l, addr: addr, in: make(chan []byte, 64), closed: make(chan struct{}), readDeadline: newDeadline()}
+// newAssociation creates and tracks an association started by the
+// ClientHello hello. Caller holds l.mu.
+func (l *dtlsListener) newAssociation(addr net.Addr, hello []byte) *association {
+	a := &association{l: l, addr: addr, random: slices.Clone(helloRandom(hello)),
+		in: make(chan []byte, 64), closed: make(chan struct{}), readDeadline: newDeadline()}
 	l.live[a] = struct{}{}
 	return a
 }
@@ -296,12 +324,14 @@ type association struct {
 
 	prev, next *association // restart in progress (guarded by l.mu)
 	restart    bool         // replaces an association of the same peer
+	random     []byte       // the random of the ClientHello that started it
 	dc         atomic.Pointer[piondtls.Conn]
 
 	established     atomic.Bool   // the server Finished went out
 	superseded      atomic.Bool   // replaced by a restart: stay silent
 	unknownIdentity atomic.Bool   // the PSK lookup did not know the identity
-	earlyEncrypted  atomic.Int32  // datagrams of epoch 1+ before the handshake ended
+	serverHello     atomic.Bool   // the ServerHello went out: the client proved its address
+	earlyEncrypted  atomic.Int32  // datagrams of epoch 1+ after ServerHello, before the handshake ended
 	nextSeq         atomic.Uint64 // next epoch-0 record sequence number
 
 	readDeadline *deadline
@@ -315,8 +345,29 @@ var _ net.PacketConn = (*association)(nil)
 // association takes without completing before it answers decrypt_error.
 const finishedTries = 3
 
+// pending is the association whose handshake a ClientHello from the peer
+// belongs to: the restart in progress, else a itself. Caller holds l.mu.
+func (a *association) pending() *association {
+	if a.next != nil {
+		return a.next
+	}
+	return a
+}
+
+// startedBy reports whether the ClientHello b belongs to a's handshake
+// (same random: a retransmission or the round with the cookie). A late
+// copy reaching an established association is dropped by pion.
+func (a *association) startedBy(b []byte) bool {
+	return bytes.Equal(a.random, helloRandom(b))
+}
+
+// deliver queues a datagram for pion. Encrypted datagrams that arrive
+// after the ServerHello (the client answered the cookie, so it is at
+// this address) but before the handshake ended are the client's
+// Finished, which pion could not decrypt: at the third copy the key is
+// wrong.
 func (a *association) deliver(b []byte) {
-	if !a.established.Load() && maxEpoch(b) > 0 && a.earlyEncrypted.Add(1) == finishedTries {
+	if a.serverHello.Load() && !a.established.Load() && maxEpoch(b) > 0 && a.earlyEncrypted.Add(1) == finishedTries {
 		go a.refuse(alertDecryptError)
 		return
 	}
@@ -357,6 +408,9 @@ func (a *association) WriteTo(p []byte, _ net.Addr) (int, error) {
 		a.l.completed(a)
 	}
 	a.noteSequence(p)
+	if len(p) > recordHeaderLen && p[0] == contentHandshake && recordEpoch(p) == 0 && p[recordHeaderLen] == handshakeServerHelo {
+		a.serverHello.Store(true)
+	}
 	if a.unknownIdentity.Load() && len(p) == recordHeaderLen+2 && p[0] == contentAlert && recordEpoch(p) == 0 &&
 		p[recordHeaderLen] == alertFatal && p[recordHeaderLen+1] == alertInternalError {
 		p = append([]byte(nil), p...)
