@@ -24,6 +24,7 @@ type Delivered struct {
 	Security []SecurityInstance // written Security (0) instances, by ID
 	Servers  []ServerInstance   // written Server (1) instances, by ID
 	Deleted  []string           // Bootstrap-Delete paths, in arrival order
+	Format   uint16             // content format of the last Bootstrap-Write, 0 if none
 }
 
 // ClientEvent marks a step of the client side of the bootstrap exchange, so
@@ -71,6 +72,23 @@ type clientConfig struct {
 	logger *slog.Logger
 	suites []CipherSuiteID
 	linger time.Duration
+	pct    uint16
+	answer time.Duration
+}
+
+// WithAnswerTimeout bounds the DTLS handshake and the wait for the reply
+// to POST /bs (default: only ctx). A bootstrap server that stays silent,
+// as wakaama's does for an unknown endpoint, then ends Bootstrap with an
+// error wrapping ErrNoAnswer instead of running out ctx.
+func WithAnswerTimeout(d time.Duration) ClientOption {
+	return func(c *clientConfig) { c.answer = d }
+}
+
+// WithPreferredFormat has Bootstrap send pct=<cf> with its request, as
+// LwM2M 1.1 clients do (NCS: 11542 TLV, 110 SenML-JSON, 112 SenML-CBOR).
+// Without it no pct is sent, as LwM2M 1.0 clients do.
+func WithPreferredFormat(cf uint16) ClientOption {
+	return func(c *clientConfig) { c.pct = cf }
 }
 
 // DefaultFinishLinger is how long Bootstrap keeps the connection open
@@ -126,6 +144,10 @@ func (e *ResponseError) Error() string {
 	return e.Op + ": " + CodeText(e.Code)
 }
 
+// ErrNoAnswer marks a Bootstrap-Request that got no reply within the
+// answer timeout (see WithAnswerTimeout).
+var ErrNoAnswer = errors.New("no answer to the Bootstrap-Request")
+
 // ErrHandshake marks a failed DTLS handshake (wrong key, unknown identity,
 // no answer). The underlying pion or context error stays reachable.
 var ErrHandshake = errors.New("dtls handshake failed")
@@ -147,13 +169,15 @@ func Bootstrap(ctx context.Context, uri, endpoint string, psk *PSK, opts ...Clie
 	sess := newClientSession(uri, psk, log)
 	replies := &replyMatcher{}
 	cfg.events(BootstrapStarted)
-	cc, err := dial(ctx, uri, psk, sess, cfg, replies.monitor)
+	dctx, cancel := cfg.answerContext(ctx)
+	cc, err := dial(dctx, uri, psk, sess, cfg, replies.monitor)
+	cancel()
 	if err != nil {
 		cfg.events(BootstrapRegFailed)
 		return nil, fmt.Errorf("bootstrap %s: %w", endpoint, err)
 	}
 	defer func() { _ = cc.Close() }()
-	code, err := bootstrapRequest(ctx, cc, replies, endpoint)
+	code, err := bootstrapRequest(ctx, cc, replies, endpoint, cfg)
 	if err == nil && code != codes.Changed {
 		err = &ResponseError{Op: "POST /bs", Code: code}
 	}
@@ -173,6 +197,14 @@ func Bootstrap(ctx context.Context, uri, endpoint string, psk *PSK, opts ...Clie
 	return d, nil
 }
 
+// answerContext bounds ctx by the answer timeout, if one is set.
+func (c clientConfig) answerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.answer <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.answer)
+}
+
 // linger keeps the connection open after Bootstrap-Finish, as Zephyr
 // does, so the server surely gets the 2.04 before the client's DTLS
 // close_notify; it ends early when the server closes the connection.
@@ -189,13 +221,19 @@ func linger(ctx context.Context, connDone <-chan struct{}, d time.Duration) {
 	}
 }
 
-// bootstrapRequest sends CON POST /bs?ep=<endpoint> and returns the reply
+// bootstrapRequest sends CON POST /bs?ep=<endpoint>[&pct=<pct>] and returns the reply
 // code. replies (the connection's monitor) matches the reply by token and
 // message ID as it is read: go-coap may report the connection closed
 // although the 2.04 had arrived, when the server's pushes, its Finish and
 // its close all follow the 2.04 before this goroutine runs again.
-func bootstrapRequest(ctx context.Context, cc *udpclient.Conn, replies *replyMatcher, endpoint string) (codes.Code, error) {
-	req, err := cc.NewPostRequest(ctx, "/bs", message.TextPlain, nil, queryOpt("ep="+endpoint))
+func bootstrapRequest(ctx context.Context, cc *udpclient.Conn, replies *replyMatcher, endpoint string, cfg clientConfig) (codes.Code, error) {
+	query := []message.Option{queryOpt("ep=" + endpoint)}
+	if cfg.pct != 0 {
+		query = append(query, queryOpt("pct="+strconv.Itoa(int(cfg.pct))))
+	}
+	rctx, cancel := cfg.answerContext(ctx)
+	defer cancel()
+	req, err := cc.NewPostRequest(rctx, "/bs", message.TextPlain, nil, query...)
 	if err != nil {
 		return 0, fmt.Errorf("POST /bs: %w", err)
 	}
@@ -207,6 +245,9 @@ func bootstrapRequest(ctx context.Context, cc *udpclient.Conn, replies *replyMat
 	if err != nil {
 		if code, ok := replies.reply(); ok {
 			return code, nil
+		}
+		if rctx.Err() != nil && ctx.Err() == nil {
+			return 0, fmt.Errorf("POST /bs: %w in %v", ErrNoAnswer, cfg.answer)
 		}
 		return 0, fmt.Errorf("POST /bs: %w", err)
 	}

@@ -26,6 +26,7 @@ type clientSession struct {
 	servers  map[uint16]ServerInstance
 	written  map[uint16]bool // security instances written in this session
 	deleted  []string
+	format   uint16        // content format of the last write applied
 	result   *finishResult // the first Bootstrap-Finish's outcome, once handled
 
 	sent     chan struct{} // closed once the reply to that Finish was written
@@ -90,10 +91,11 @@ func (s *clientSession) ServeCOAP(w mux.ResponseWriter, r *mux.Message) {
 	respond(w, code, errf)
 }
 
-// write handles a Bootstrap-Write to /0 or /1 (object, instance or resource).
+// write handles a Bootstrap-Write to /0 or /1 (object, instance or
+// resource) in TLV, SenML-JSON or SenML-CBOR, as the NCS client accepts.
 func (s *clientSession) write(p string, r *mux.Message) codes.Code {
 	cf, err := r.ContentFormat()
-	if err != nil || (uint16(cf) != FormatTLV && uint16(cf) != FormatOldTLV) {
+	if err != nil || !WriteFormat(uint16(cf)) {
 		return codes.UnsupportedMediaType
 	}
 	segs, err := parseObjectPath(p)
@@ -107,33 +109,36 @@ func (s *clientSession) write(p string, r *mux.Message) codes.Code {
 	if err != nil {
 		return codes.BadRequest
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.applyWrite(segs, body); err != nil {
+	ts, err := decodeWrite(uint16(cf), segs, body)
+	if err == nil {
+		s.mu.Lock()
+		if err = s.applyWrite(segs, ts); err == nil {
+			s.format = uint16(cf)
+		}
+		s.mu.Unlock()
+	}
+	if err != nil {
 		s.log.Info("bootstrap write rejected", "path", p, "err", err)
 		return codes.BadRequest
 	}
 	return codes.Changed
 }
 
-func (s *clientSession) applyWrite(segs []uint16, body []byte) error {
+// applyWrite applies the decoded payload ts of a write to segs. Caller
+// holds s.mu.
+func (s *clientSession) applyWrite(segs []uint16, ts []TLV) error {
 	switch len(segs) {
 	case 1:
-		insts, err := decodeObject(body)
-		if err != nil {
-			return err
-		}
-		for _, in := range insts {
+		for _, in := range ts {
+			if in.Kind != TLVObjectInstance {
+				return fmt.Errorf("%w: %s %d in an object write", ErrTLV, in.Kind, in.ID)
+			}
 			if err := s.applyInstance(segs[0], in.ID, in.Children); err != nil {
 				return err
 			}
 		}
 		return nil
 	case 2:
-		ts, err := DecodeTLV(body)
-		if err != nil {
-			return err
-		}
 		id, rs, wrapped, err := unwrapInstance(ts)
 		if err != nil {
 			return err
@@ -143,10 +148,6 @@ func (s *clientSession) applyWrite(segs []uint16, body []byte) error {
 		}
 		return s.applyInstance(segs[0], segs[1], rs)
 	default:
-		ts, err := DecodeTLV(body)
-		if err != nil {
-			return err
-		}
 		if len(ts) != 1 || ts[0].ID != segs[2] {
 			return fmt.Errorf("write to /%d/%d/%d must carry that one resource", segs[0], segs[1], segs[2])
 		}
@@ -343,7 +344,7 @@ func (s *clientSession) wait(ctx context.Context, connDone <-chan struct{}) (*De
 
 // snapshot returns what was delivered. Caller holds s.mu.
 func (s *clientSession) snapshot() (*Delivered, error) {
-	d := &Delivered{Deleted: append([]string(nil), s.deleted...), Servers: sortedServers(s.servers)}
+	d := &Delivered{Deleted: append([]string(nil), s.deleted...), Servers: sortedServers(s.servers), Format: s.format}
 	ssids := map[uint16]bool{}
 	for _, in := range sortedSecurity(s.security) {
 		if !in.BootstrapServer {

@@ -83,7 +83,7 @@ func newRequest(ctx context.Context, conn mux.Conn, st step) (*pool.Message, err
 
 func TestClientSessionReplies(t *testing.T) {
 	checkGoroutines(t)
-	sec := refSecurity()
+	sec := fullSecurity()
 	srv := refServer()
 	tlv := message.MediaType(FormatTLV)
 	tests := []struct {
@@ -107,6 +107,7 @@ func TestClientSessionReplies(t *testing.T) {
 				Security: []SecurityInstance{func() SecurityInstance { s := sec; s.ShortServerID = 124; return s }()},
 				Servers:  []ServerInstance{func() ServerInstance { s := srv; s.ShortServerID = 124; return s }()},
 				Deleted:  []string{"/"},
+				Format:   FormatTLV,
 			},
 		},
 		{

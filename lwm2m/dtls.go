@@ -10,7 +10,6 @@ import (
 
 	piondtls "github.com/pion/dtls/v3"
 	coapdtls "github.com/plgd-dev/go-coap/v3/dtls"
-	coapnet "github.com/plgd-dev/go-coap/v3/net"
 )
 
 // CipherSuiteID is a DTLS cipher suite.
@@ -108,19 +107,28 @@ func DTLSClientOptions(psk PSK, suites ...CipherSuiteID) (coapdtls.DTLSClientOpt
 	return coapdtls.NewDTLSClientOptions(opts...), nil
 }
 
-// DTLSServerOptions builds go-coap DTLS server options that look up the
-// client's PSK by the identity it sends, with suites (default
-// CipherSuites()). The server sends no identity hint.
-func DTLSServerOptions(keys KeyLookup, suites ...CipherSuiteID) coapnet.DTLSServerOptions {
+// ErrUnknownIdentity is what a KeyLookup returns (wrapped) for an identity
+// it does not know: ListenCoAPs then refuses the handshake with the
+// unknown_psk_identity alert (RFC 4279 §2), other lookup errors with
+// internal_error.
+var ErrUnknownIdentity = errors.New("unknown PSK identity")
+
+// pionServerOptions: the PSK callback looks the client's identity up with
+// keys and calls onUnknown for an empty or unknown identity.
+func pionServerOptions(keys KeyLookup, suites []CipherSuiteID, onUnknown func()) []piondtls.ServerOption {
 	if len(suites) == 0 {
 		suites = CipherSuites()
 	}
-	return coapnet.NewDTLSServerOptions(
+	return []piondtls.ServerOption{
 		piondtls.WithPSK(func(identity []byte) ([]byte, error) {
 			if len(identity) == 0 {
-				return nil, errors.New("empty PSK identity")
+				onUnknown()
+				return nil, fmt.Errorf("empty identity: %w", ErrUnknownIdentity)
 			}
 			key, err := keys(string(identity))
+			if errors.Is(err, ErrUnknownIdentity) {
+				onUnknown()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("psk for identity %q: %w", identity, err)
 			}
@@ -130,7 +138,7 @@ func DTLSServerOptions(keys KeyLookup, suites ...CipherSuiteID) coapnet.DTLSServ
 			return key, nil
 		}),
 		piondtls.WithCipherSuites(suites...),
-	)
+	}
 }
 
 // PeerIdentity returns the PSK identity a DTLS peer authenticated with, or

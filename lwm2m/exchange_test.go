@@ -23,7 +23,7 @@ type testKeys map[string][]byte
 func (k testKeys) lookup(identity string) ([]byte, error) {
 	key, ok := k[identity]
 	if !ok {
-		return nil, fmt.Errorf("unknown identity %q", identity)
+		return nil, fmt.Errorf("identity %q: %w", identity, ErrUnknownIdentity)
 	}
 	return key, nil
 }
@@ -31,7 +31,7 @@ func (k testKeys) lookup(identity string) ([]byte, error) {
 func testConfig() BootstrapConfig {
 	return BootstrapConfig{
 		ToDelete: []string{"/0", "/1"},
-		Security: []SecurityInstance{refSecurity()},
+		Security: []SecurityInstance{fullSecurity()},
 		Servers:  []ServerInstance{refServer()},
 	}
 }
@@ -104,7 +104,7 @@ func TestBootstrapExchange(t *testing.T) {
 	plain := mustListen(t, bs, nil)
 	t.Cleanup(bs.Wait)
 
-	want := &Delivered{Security: []SecurityInstance{refSecurity()}, Servers: []ServerInstance{refServer()}, Deleted: []string{"/0", "/1"}}
+	want := &Delivered{Security: []SecurityInstance{fullSecurity()}, Servers: []ServerInstance{refServer()}, Deleted: []string{"/0", "/1"}, Format: FormatTLV}
 	tests := []struct {
 		name     string
 		uri      string
@@ -327,7 +327,7 @@ func TestBootstrapServerOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	code, err := bootstrapRequest(ctx, cc, replies, testEndpoint)
+	code, err := bootstrapRequest(ctx, cc, replies, testEndpoint, newClientConfig(nil))
 	if err != nil || code != codes.Changed {
 		t.Fatalf("POST /bs: %v %v", code, err)
 	}

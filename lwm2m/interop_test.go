@@ -132,3 +132,92 @@ func getWithRetry(t *testing.T, uri string, psk PSK, suites []CipherSuiteID) (co
 	}
 	return 0, 0, lastErr
 }
+
+// TestInteropLibcoapRestart: libcoap's client (OpenSSL DTLS) bound to a
+// fixed local port registers, is killed without a close_notify, and
+// registers again from the same port within 2 s (RFC 6347 §4.2.8).
+func TestInteropLibcoapRestart(t *testing.T) {
+	bin := needTool(t, "coap-client-openssl")
+	key := "libcoap-psk-0123"
+	rs := &RegistrationServer{Logger: testLogger(t)}
+	l := mustListen(t, rs, testKeys{testEndpoint: []byte(key)})
+	laddr := fixedLocalAddr(t)
+	host, port, _ := strings.Cut(laddr, ":")
+	uri := l.URI() + "/rd?ep=" + testEndpoint + "&lt=60&lwm2m=1.0&b=U"
+	client := func(ctx context.Context, extra ...string) *exec.Cmd {
+		args := append([]string{"-m", "post", "-a", host, "-p", port, "-u", testEndpoint, "-k", key, "-B", "10"}, extra...)
+		return exec.CommandContext(ctx, bin, append(args, uri)...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// First run: repeats its request every second until killed.
+	first := client(ctx, "-G", "30")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reg := waitRegistration(t, rs, "")
+	if err := first.Process.Kill(); err != nil { // SIGKILL: no close_notify
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	start := time.Now()
+	second := client(ctx)
+	out, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("second coap-client: %v\n%s", err, out)
+	}
+	again := waitRegistration(t, rs, reg.ID)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("re-registration from the same port took %v", d)
+	}
+	if again.Addr != laddr || len(rs.Registrations()) != 1 {
+		t.Errorf("registrations %+v, want only the new one from %s", rs.Registrations(), laddr)
+	}
+}
+
+// waitRegistration waits up to 5 s for testEndpoint's registration with an
+// ID other than old.
+func waitRegistration(t *testing.T, rs *RegistrationServer, old string) Registration {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if r, ok := rs.Registration(testEndpoint); ok && r.ID != old {
+			return r
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no new registration (old %q)", old)
+	return Registration{}
+}
+
+// TestInteropLibcoapAlerts: OpenSSL (through libcoap's client) reads
+// unknown_psk_identity for an unknown identity at once, and decrypt_error
+// for a wrong key within seconds, not a silent timeout.
+func TestInteropLibcoapAlerts(t *testing.T) {
+	bin := needTool(t, "coap-client-openssl")
+	l := mustListen(t, &RegistrationServer{}, testKeys{testEndpoint: []byte("libcoap-psk-0123")})
+	for _, tc := range []struct {
+		name, identity, key, alert string
+		within                     time.Duration
+	}{
+		{"unknown identity", "urn:imei:111111111111111", "libcoap-psk-0123", "unknown psk identity", 2 * time.Second},
+		{"wrong key", testEndpoint, "wrong-key-012345", "decrypt error", 6 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			out, _ := exec.CommandContext(ctx, bin, "-m", "post", "-v", "6", "-B", "15", "-u", tc.identity, "-k", tc.key,
+				l.URI()+"/rd?ep="+testEndpoint).CombinedOutput()
+			d := time.Since(start)
+			if !strings.Contains(strings.ToLower(string(out)), "alert "+tc.alert) {
+				t.Errorf("no %q alert in coap-client output:\n%s", tc.alert, out)
+			}
+			if d > tc.within {
+				t.Errorf("refused after %v, want within %v", d, tc.within)
+			}
+		})
+	}
+}

@@ -90,8 +90,13 @@ type SecurityInstance struct {
 	BootstrapServer bool
 	Mode            SecurityMode
 	Identity        []byte
+	ServerPublicKey []byte // resource 4, mandatory; empty for PSK
 	SecretKey       []byte
 	ShortServerID   uint16
+	ClientHoldOff   uint32 // resource 11, seconds
+	// BootstrapTimeout is resource 12 (Bootstrap-Server Account Timeout,
+	// seconds), written only when non-zero.
+	BootstrapTimeout uint32
 }
 
 // ServerInstance is one instance of the Server object (1).
@@ -111,10 +116,15 @@ type BootstrapConfig struct {
 	ToDelete []string
 	Security []SecurityInstance
 	Servers  []ServerInstance
+	// ContentFormat of the writes (FormatTLV, FormatSenMLJSON,
+	// FormatSenMLCBOR); 0 takes the client's pct, else TLV, as Leshan does.
+	ContentFormat uint16
 }
 
-// TLV returns the instance as resources 0, 1, 2, 3, 5 and 10 (identity
-// and key only when set, Short Server ID only when non-zero).
+// TLV returns the instance as the resources Leshan's bootstrap server
+// writes for it: 0, 1, 2, 3, 4 (empty for PSK), 5, 10, 11, and 12 when
+// set. Identity and key are left out when empty (NoSec), the Short Server
+// ID when zero (a bootstrap account may have none).
 func (s SecurityInstance) TLV() []TLV {
 	rs := []TLV{
 		StringTLV(SecURI, s.URI),
@@ -124,11 +134,16 @@ func (s SecurityInstance) TLV() []TLV {
 	if len(s.Identity) > 0 {
 		rs = append(rs, OpaqueTLV(SecIdentity, s.Identity))
 	}
+	rs = append(rs, OpaqueTLV(SecServerPublicKey, s.ServerPublicKey))
 	if len(s.SecretKey) > 0 {
 		rs = append(rs, OpaqueTLV(SecSecretKey, s.SecretKey))
 	}
 	if s.ShortServerID != 0 {
 		rs = append(rs, IntTLV(SecShortServerID, int64(s.ShortServerID)))
+	}
+	rs = append(rs, IntTLV(SecClientHoldOff, int64(s.ClientHoldOff)))
+	if s.BootstrapTimeout != 0 {
+		rs = append(rs, IntTLV(SecBootstrapTimeout, int64(s.BootstrapTimeout)))
 	}
 	return rs
 }
@@ -169,8 +184,20 @@ func (s *SecurityInstance) applyResource(r TLV) error {
 		}
 	case SecIdentity:
 		s.Identity = r.Opaque()
+	case SecServerPublicKey:
+		s.ServerPublicKey = r.Opaque()
 	case SecSecretKey:
 		s.SecretKey = r.Opaque()
+	case SecClientHoldOff:
+		var v int64
+		if v, err = intIn(r, 0, math.MaxUint32); err == nil {
+			s.ClientHoldOff = uint32(v)
+		}
+	case SecBootstrapTimeout:
+		var v int64
+		if v, err = intIn(r, 0, math.MaxUint32); err == nil {
+			s.BootstrapTimeout = uint32(v)
+		}
 	case SecShortServerID:
 		var v int64
 		if v, err = intIn(r, 0, math.MaxUint16); err == nil {
@@ -291,21 +318,6 @@ func unwrapInstance(ts []TLV) (id uint16, rs []TLV, wrapped bool, err error) {
 		}
 	}
 	return 0, ts, false, nil
-}
-
-// decodeObject decodes the payload of a write to a whole object: object
-// instance elements only.
-func decodeObject(b []byte) ([]TLV, error) {
-	ts, err := DecodeTLV(b)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range ts {
-		if t.Kind != TLVObjectInstance {
-			return nil, fmt.Errorf("%w: %s %d in an object write", ErrTLV, t.Kind, t.ID)
-		}
-	}
-	return ts, nil
 }
 
 // sortedSecurity returns the instances of m ordered by ID.

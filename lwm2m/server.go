@@ -28,7 +28,9 @@ const DefaultRequestTimeout = 30 * time.Second
 // (error → 4.00 Bad Request), answers 2.04 first, then, from a separate
 // goroutine once that 2.04 has been written to the socket, pushes: DELETE
 // for each ToDelete path, PUT /0/<i> per security instance, PUT /1/<i> per
-// server instance (TLV), then POST /bs (Finish), and closes the connection.
+// server instance, then POST /bs (Finish), and closes the connection. The
+// writes use the config's content format, else the client's pct query
+// parameter (TLV, SenML-JSON or SenML-CBOR), else TLV.
 // Late replies to its pushes are never answered as requests.
 // Serve it with ListenConfig.ListenCoAP / ListenCoAPs; the zero value with
 // Lookup set is ready to use.
@@ -75,7 +77,8 @@ func (b *BootstrapServer) ServeCOAP(w mux.ResponseWriter, r *mux.Message) {
 		respond(w, codes.BadRequest, errf)
 		return
 	}
-	log.Info("bootstrap request accepted", "delete", len(cfg.ToDelete), "security", len(cfg.Security), "servers", len(cfg.Servers))
+	log.Info("bootstrap request accepted", "delete", len(cfg.ToDelete), "security", len(cfg.Security), "servers", len(cfg.Servers),
+		"format", FormatName(cfg.ContentFormat))
 	respond(w, codes.Changed, errf)
 	// go-coap writes the response after ServeCOAP returns, then runs the
 	// request context's AfterWrite callbacks: the session waits for that,
@@ -120,6 +123,10 @@ func (b *BootstrapServer) accept(r *mux.Message, identity string) (string, Boots
 		return "", BootstrapConfig{}, fmt.Errorf("bad query: %w", err)
 	}
 	endpoint := q["ep"]
+	pct, err := preferredFormat(q)
+	if err != nil {
+		return endpoint, BootstrapConfig{}, err
+	}
 	switch {
 	case r.Type() != message.Confirmable:
 		return endpoint, BootstrapConfig{}, errors.New("CON CoAP type expected")
@@ -131,7 +138,28 @@ func (b *BootstrapServer) accept(r *mux.Message, identity string) (string, Boots
 	ctx, cancel := context.WithTimeout(r.Context(), b.timeout())
 	defer cancel()
 	cfg, err := b.Lookup(ctx, identity, endpoint)
+	if err == nil && cfg.ContentFormat == 0 {
+		cfg.ContentFormat = pct
+	}
+	if err == nil && !WriteFormat(cfg.ContentFormat) {
+		err = fmt.Errorf("content format %d not supported", cfg.ContentFormat)
+	}
 	return endpoint, cfg, err
+}
+
+// preferredFormat reads the Bootstrap-Request's pct (LwM2M 1.1): a format
+// this server writes, or TLV when absent. An unknown one is refused, as
+// the client could not read what would be sent.
+func preferredFormat(q map[string]string) (uint16, error) {
+	v, ok := q["pct"]
+	if !ok {
+		return FormatTLV, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 16)
+	if err != nil || !WriteFormat(uint16(n)) {
+		return 0, fmt.Errorf("pct %q: not TLV (11542), SenML-JSON (110) or SenML-CBOR (112)", v)
+	}
+	return uint16(n), nil
 }
 
 func (b *BootstrapServer) timeout() time.Duration {
@@ -150,7 +178,7 @@ func (b *BootstrapServer) Wait() { b.sessions.Wait() }
 // Finish ends the session.
 func (b *BootstrapServer) push(ctx context.Context, conn mux.Conn, cfg BootstrapConfig, log *slog.Logger) error {
 	for _, p := range cfg.ToDelete {
-		code, err := b.send(ctx, conn, codes.DELETE, p, nil)
+		code, err := b.send(ctx, conn, codes.DELETE, p, 0, nil)
 		if err != nil {
 			return err
 		}
@@ -158,21 +186,31 @@ func (b *BootstrapServer) push(ctx context.Context, conn mux.Conn, cfg Bootstrap
 			log.Info("bootstrap delete not done", "path", p, "reply", CodeText(code))
 		}
 	}
+	cf := cfg.ContentFormat
 	for _, s := range cfg.Security {
-		if err := b.expect(ctx, conn, codes.PUT, "/0/"+strconv.Itoa(int(s.ID)), s.MarshalTLV(), codes.Changed); err != nil {
+		if err := b.write(ctx, conn, cf, ObjectSecurity, s.ID, s.TLV()); err != nil {
 			return err
 		}
 	}
 	for _, s := range cfg.Servers {
-		if err := b.expect(ctx, conn, codes.PUT, "/1/"+strconv.Itoa(int(s.ID)), s.MarshalTLV(), codes.Changed); err != nil {
+		if err := b.write(ctx, conn, cf, ObjectServer, s.ID, s.TLV()); err != nil {
 			return err
 		}
 	}
-	return b.expect(ctx, conn, codes.POST, "/bs", nil, codes.Changed)
+	return b.expect(ctx, conn, codes.POST, "/bs", 0, nil, codes.Changed)
 }
 
-func (b *BootstrapServer) expect(ctx context.Context, conn mux.Conn, method codes.Code, path string, body []byte, want codes.Code) error {
-	code, err := b.send(ctx, conn, method, path, body)
+// write sends a Bootstrap-Write of one instance in content format cf.
+func (b *BootstrapServer) write(ctx context.Context, conn mux.Conn, cf, obj, inst uint16, rs []TLV) error {
+	body, err := EncodeInstance(cf, obj, inst, rs)
+	if err != nil {
+		return fmt.Errorf("encode /%d/%d: %w", obj, inst, err)
+	}
+	return b.expect(ctx, conn, codes.PUT, fmt.Sprintf("/%d/%d", obj, inst), cf, body, codes.Changed)
+}
+
+func (b *BootstrapServer) expect(ctx context.Context, conn mux.Conn, method codes.Code, path string, cf uint16, body []byte, want codes.Code) error {
+	code, err := b.send(ctx, conn, method, path, cf, body)
 	if err != nil {
 		return err
 	}
@@ -182,8 +220,9 @@ func (b *BootstrapServer) expect(ctx context.Context, conn mux.Conn, method code
 	return nil
 }
 
-// send issues one CON request bounded by the request timeout.
-func (b *BootstrapServer) send(ctx context.Context, conn mux.Conn, method codes.Code, path string, body []byte) (codes.Code, error) {
+// send issues one CON request bounded by the request timeout; cf is the
+// body's content format (PUT only).
+func (b *BootstrapServer) send(ctx context.Context, conn mux.Conn, method codes.Code, path string, cf uint16, body []byte) (codes.Code, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout())
 	defer cancel()
 	var (
@@ -194,7 +233,7 @@ func (b *BootstrapServer) send(ctx context.Context, conn mux.Conn, method codes.
 	case codes.DELETE:
 		resp, err = conn.Delete(ctx, path)
 	case codes.PUT:
-		resp, err = conn.Put(ctx, path, message.AppLwm2mTLV, bytes.NewReader(body))
+		resp, err = conn.Put(ctx, path, message.MediaType(cf), bytes.NewReader(body))
 	default:
 		resp, err = conn.Post(ctx, path, message.TextPlain, nil)
 	}
@@ -256,7 +295,7 @@ func (s *RegistrationServer) ServeCOAP(w mux.ResponseWriter, r *mux.Message) {
 	case len(segs) == 1 && r.Code() == codes.POST:
 		s.register(w, r, log, errf)
 	case len(segs) == 2 && r.Code() == codes.POST:
-		respond(w, s.update(segs[1], w.Conn().NetConn()), errf)
+		respond(w, s.update(segs[1], w.Conn()), errf)
 	case len(segs) == 2 && r.Code() == codes.DELETE:
 		respond(w, s.deregister(segs[1], w.Conn().NetConn()), errf)
 	default:
@@ -285,6 +324,7 @@ func (s *RegistrationServer) register(w mux.ResponseWriter, r *mux.Message, log 
 	reg.Registered = s.now()
 	reg.Updated = reg.Registered
 	s.store(reg)
+	keepSession(w.Conn(), time.Duration(reg.Lifetime)*time.Second)
 	log.Info("registered", "id", reg.ID, "lifetime", reg.Lifetime)
 	err = w.SetResponse(codes.Created, message.TextPlain, nil,
 		message.Option{ID: message.LocationPath, Value: []byte("rd")},
@@ -346,9 +386,10 @@ func (s *RegistrationServer) store(reg Registration) {
 }
 
 // update refreshes registration id; only the DTLS identity that made it
-// may (4.04 otherwise, as for an unknown id).
-func (s *RegistrationServer) update(id string, nc net.Conn) codes.Code {
-	identity, _ := PeerIdentity(nc)
+// may (4.04 otherwise, as for an unknown id). The session it came over
+// lives as long as the registration.
+func (s *RegistrationServer) update(id string, conn mux.Conn) codes.Code {
+	identity, _ := PeerIdentity(conn.NetConn())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reg, ok := s.regs[id]
@@ -357,6 +398,7 @@ func (s *RegistrationServer) update(id string, nc net.Conn) codes.Code {
 	}
 	reg.Updated = s.now()
 	s.regs[id] = reg
+	keepSession(conn, time.Duration(reg.Lifetime)*time.Second)
 	return codes.Changed
 }
 

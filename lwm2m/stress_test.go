@@ -67,7 +67,7 @@ func TestBootstrapRepeated(t *testing.T) {
 	secure := mustListenWith(t, ListenConfig{}, bs, keys)
 	plain := mustListenWith(t, ListenConfig{}, bs, nil)
 	t.Cleanup(bs.Wait)
-	want := &Delivered{Security: []SecurityInstance{refSecurity()}, Servers: []ServerInstance{refServer()}, Deleted: []string{"/0", "/1"}}
+	want := &Delivered{Security: []SecurityInstance{fullSecurity()}, Servers: []ServerInstance{refServer()}, Deleted: []string{"/0", "/1"}, Format: FormatTLV}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -19,6 +19,18 @@ const (
 		" c8 05 10 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f" +
 		" c1 0a 7b"
 	refServerHex = "08 00 0f c1 00 7b c1 01 3c c1 02 01 c1 06 01 c1 07 55"
+	// The same account as Leshan's bootstrap server writes it (reference
+	// §6, "a faithful server sends the full one"): resource 4 (Server
+	// Public Key) empty, 11 (Client Hold Off Time) = 1 added.
+	fullSecurityHex = "08 01 5d" +
+		" c8 00 1e 63 6f 61 70 73 3a 2f 2f 6c 77 6d 32 6d 2e 65 78 61 6d 70 6c 65 2e 63 6f 6d 3a 35 36 38 34" +
+		" c1 01 00" +
+		" c1 02 00" +
+		" c8 03 18 75 72 6e 3a 69 6d 65 69 3a 33 35 32 36 35 36 31 30 30 33 36 37 38 37 32" +
+		" c0 04" +
+		" c8 05 10 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f" +
+		" c1 0a 7b" +
+		" c1 0b 01"
 )
 
 func mustHex(tb testing.TB, s string) []byte {
@@ -65,7 +77,7 @@ func TestReferenceBytes(t *testing.T) {
 		tlv     TLV
 		marshal func() []byte
 	}{
-		{"PUT /0/1", refSecurityHex, secTLV, refSecurity().MarshalTLV},
+		{"PUT /0/1", refSecurityHex, secTLV, nil},
 		{"PUT /1/0", refServerHex, srvTLV, refServer().MarshalTLV},
 	}
 	for _, tc := range tests {
@@ -74,8 +86,10 @@ func TestReferenceBytes(t *testing.T) {
 			if got := EncodeTLV(tc.tlv); !bytes.Equal(got, want) {
 				t.Errorf("EncodeTLV:\n got % x\nwant % x", got, want)
 			}
-			if got := tc.marshal(); !bytes.Equal(got, want) {
-				t.Errorf("MarshalTLV:\n got % x\nwant % x", got, want)
+			if tc.marshal != nil {
+				if got := tc.marshal(); !bytes.Equal(got, want) {
+					t.Errorf("MarshalTLV:\n got % x\nwant % x", got, want)
+				}
 			}
 			dec, err := DecodeTLV(want)
 			if err != nil {
@@ -85,6 +99,46 @@ func TestReferenceBytes(t *testing.T) {
 				t.Errorf("DecodeTLV:\n got %+v\nwant %+v", dec, tc.tlv)
 			}
 		})
+	}
+}
+
+// fullSecurity is refSecurity as Leshan's bootstrap server writes it.
+func fullSecurity() SecurityInstance {
+	s := refSecurity()
+	s.ServerPublicKey, s.ClientHoldOff = []byte{}, 1
+	return s
+}
+
+// TestSecurityResources: the Security instance carries every resource
+// Leshan writes for PSK: 0-5, 10, 11, and 12 where configured.
+func TestSecurityResources(t *testing.T) {
+	full := fullSecurity()
+	if got, want := full.MarshalTLV(), mustHex(t, fullSecurityHex); !bytes.Equal(got, want) {
+		t.Errorf("MarshalTLV:\n got % x\nwant % x", got, want)
+	}
+	withTimeout := full
+	withTimeout.BootstrapTimeout = 300
+	for _, tc := range []struct {
+		in   SecurityInstance
+		want []uint16
+	}{
+		{full, []uint16{0, 1, 2, 3, 4, 5, 10, 11}},
+		{withTimeout, []uint16{0, 1, 2, 3, 4, 5, 10, 11, 12}},
+	} {
+		var ids []uint16
+		for _, r := range tc.in.TLV() {
+			ids = append(ids, r.ID)
+		}
+		if !reflect.DeepEqual(ids, tc.want) {
+			t.Errorf("resources %v, want %v", ids, tc.want)
+		}
+		var back SecurityInstance
+		if err := back.UnmarshalTLV(tc.in.MarshalTLV()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, tc.in) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", back, tc.in)
+		}
 	}
 }
 

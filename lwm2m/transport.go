@@ -137,10 +137,39 @@ func handshake(ctx context.Context, host string, psk PSK, suites []CipherSuiteID
 // ListenConfig configures CoAP and CoAPs listeners.
 type ListenConfig struct {
 	Logger *slog.Logger
-	// Keys looks up a client's PSK by its DTLS identity (CoAPs only, required).
+	// Keys looks up a client's PSK by its DTLS identity (CoAPs only,
+	// required). Return an error wrapping ErrUnknownIdentity for an
+	// identity that is not known, so the client gets unknown_psk_identity.
 	Keys KeyLookup
 	// CipherSuites accepted (CoAPs only); default CipherSuites().
 	CipherSuites []CipherSuiteID
+	// IdleTimeout is how long a DTLS session without traffic is kept
+	// (CoAPs only); default DefaultIdleTimeout. A registration raises it
+	// for its session to the registration lifetime plus IdleMargin, so
+	// a client's Updates never need a new handshake.
+	IdleTimeout time.Duration
+	// IdleMargin is added to a registration's lifetime; default
+	// DefaultIdleMargin.
+	IdleMargin time.Duration
+}
+
+// Session idle defaults. go-coap's own default closes a DTLS session after
+// 16 s without traffic, so that every Update of a client with a 60 s
+// lifetime needed a new handshake; Leshan never closes idle sessions.
+const (
+	DefaultIdleTimeout = 5 * time.Minute
+	DefaultIdleMargin  = 30 * time.Second
+)
+
+func (lc ListenConfig) idle() (timeout, margin time.Duration) {
+	timeout, margin = lc.IdleTimeout, lc.IdleMargin
+	if timeout <= 0 {
+		timeout = DefaultIdleTimeout
+	}
+	if margin <= 0 {
+		margin = DefaultIdleMargin
+	}
+	return timeout, margin
 }
 
 // Listener is a running CoAP (UDP) or CoAPs (DTLS-PSK) server.
@@ -180,16 +209,23 @@ func (lc ListenConfig) ListenCoAPs(ctx context.Context, addr string, h mux.Handl
 	if lc.Keys == nil {
 		return nil, errors.New("listen coaps: no key lookup")
 	}
-	l, err := coapnet.NewDTLSListener("udp", addr, DTLSServerOptions(lc.Keys, lc.CipherSuites...))
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen coaps %s: %w", addr, err)
 	}
+	l := newDTLSListener(pc, func(onUnknown func()) []piondtls.ServerOption {
+		return pionServerOptions(lc.Keys, lc.CipherSuites, onUnknown)
+	})
 	runner, stopRunner := newRunner()
-	s := coapdtls.NewServer(options.WithMux(h), options.WithErrors(lc.errorFunc("coaps server")), options.WithPeriodicRunner(runner))
-	ln := &Listener{addr: l.Addr().(*net.UDPAddr), scheme: "coaps", stop: s.Stop, done: make(chan struct{})}
+	timeout, margin := lc.idle()
+	s := coapdtls.NewServer(options.WithMux(h), options.WithErrors(lc.errorFunc("coaps server")), options.WithPeriodicRunner(runner),
+		idleOption{timeout: timeout, margin: margin}, options.WithOnNewConn(l.adopt))
+	runner(l.checkRestarted)
+	ln := &Listener{addr: pc.LocalAddr().(*net.UDPAddr), scheme: "coaps", stop: s.Stop, done: make(chan struct{})}
 	go func() {
 		defer close(ln.done)
 		defer stopRunner()
+		defer l.Close()
 		if err := s.Serve(l); err != nil {
 			lc.logger().Error("coaps server stopped", "addr", ln.addr, "err", err)
 		}

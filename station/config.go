@@ -112,6 +112,7 @@ type BootstrapConfig struct {
 	VerifyServerTag bool     `toml:"verify_server_tag"`
 	VerifyReboot    bool     `toml:"verify_reboot"`
 	Probe           bool     `toml:"probe"`
+	ProbeTimeout    Duration `toml:"probe_timeout"` // wait for the bootstrap server's answer
 	ServerURI       string   `toml:"server_uri"`
 	Markers         Markers  `toml:"markers,omitempty"`
 }
@@ -203,7 +204,7 @@ func Defaults() Config {
 			ReadyTimeout: Duration{30 * time.Second}, ReadSIM: true},
 		Credentials: CredentialsConfig{BootstrapTag: 100, ServerTag: 101, Identity: "urn:imei:{imei}", PSKBytes: 16, ClearServerTag: true},
 		Portal:      PortalConfig{Kind: "leshan", Timeout: Duration{15 * time.Second}, Retries: 3},
-		Bootstrap:   BootstrapConfig{Trigger: "reset", Timeout: Duration{180 * time.Second}, VerifyServerTag: true},
+		Bootstrap:   BootstrapConfig{Trigger: "reset", Timeout: Duration{180 * time.Second}, VerifyServerTag: true, ProbeTimeout: Duration{5 * time.Second}},
 		Line:        LineConfig{Discovery: "usb", Autostart: true},
 		Rules:       RulesConfig{Reprovision: "allow"},
 		UI:          UIConfig{Bell: true},
@@ -358,6 +359,9 @@ func (c *Config) validate(src []byte) error {
 	}
 	if c.Bootstrap.Probe && c.Bootstrap.ServerURI == "" {
 		checks = append(checks, bad("bootstrap.server_uri", "required when bootstrap.probe = true"))
+	}
+	if c.Bootstrap.ProbeTimeout.Duration <= 0 {
+		checks = append(checks, bad("bootstrap.probe_timeout", "must be positive"))
 	}
 	if c.Modem.RTSCTS {
 		// go.bug.st/serial cannot enable hardware flow control; refuse

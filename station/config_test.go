@@ -36,6 +36,9 @@ func TestParseConfigDefaultsAndPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.Bootstrap.ProbeTimeout.Duration != 5*time.Second {
+		t.Errorf("bootstrap.probe_timeout default %v, want 5s", cfg.Bootstrap.ProbeTimeout)
+	}
 	if cfg.Flash.Timeout.Duration != 90*time.Second || cfg.Modem.ReadyTimeout.Duration != 30*time.Second {
 		t.Errorf("durations: flash %v ready %v", cfg.Flash.Timeout, cfg.Modem.ReadyTimeout)
 	}
@@ -67,6 +70,9 @@ func TestParseConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"verify_reboot without a bootstrap", func(s string) string {
 			return strings.Replace(s, "[[slot]]", "[bootstrap]\ntrigger = \"none\"\nverify_reboot = true\n\n[[slot]]", 1)
 		}, 18, "bootstrap.verify_reboot"},
+		{"probe_timeout zero", func(s string) string {
+			return strings.Replace(s, "[[slot]]", "[bootstrap]\nprobe_timeout = \"0s\"\n\n[[slot]]", 1)
+		}, 17, "bootstrap.probe_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -110,10 +110,21 @@ type Credential struct {
 	Key      PSK
 }
 
-// Prober runs a bootstrap exchange as the unit would and reports the LwM2M
-// server URI the bootstrap server handed out.
+// Prober runs a bootstrap exchange as the unit would and reports the URIs
+// of the LwM2M servers the bootstrap server handed out (each Server
+// instance's account, in instance order).
 type Prober interface {
-	Probe(ctx context.Context, serverURI, endpoint string, c Credential) (targetURI string, err error)
+	Probe(ctx context.Context, req ProbeRequest) (targetURIs []string, err error)
+}
+
+// ProbeRequest is one bootstrap probe.
+type ProbeRequest struct {
+	ServerURI  string
+	Endpoint   string
+	Credential Credential
+	// AnswerTimeout bounds the wait for the bootstrap server's answer to
+	// the Bootstrap-Request (bootstrap.probe_timeout); 0: only ctx.
+	AnswerTimeout time.Duration
 }
 
 // Recorder is the line's memory. The engine calls Record for every event of

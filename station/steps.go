@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -272,16 +274,35 @@ func (r *run) register(ctx context.Context) error {
 }
 
 // probe bootstraps once as the unit would and checks what the bootstrap
-// server hands out.
+// server hands out: the target must be among the servers delivered; the
+// others are noted.
 func (r *run) probe(ctx context.Context) error {
-	got, err := r.e.opt.Prober.Probe(ctx, r.e.cfg.Bootstrap.ServerURI, r.endpoint, Credential{Identity: r.endpoint, Key: r.key})
+	b := r.e.cfg.Bootstrap
+	got, err := r.e.opt.Prober.Probe(ctx, ProbeRequest{
+		ServerURI: b.ServerURI, Endpoint: r.endpoint,
+		Credential:    Credential{Identity: r.endpoint, Key: r.key},
+		AnswerTimeout: b.ProbeTimeout.Duration,
+	})
 	if err != nil {
 		return err
 	}
-	if want := r.e.cfg.Portal.TargetURI; want != "" && got != want {
-		return Errorf(ProbeWrongTarget, nil, "bootstrap server hands out %q, expected %q", got, want)
+	want := r.e.cfg.Portal.TargetURI
+	if want != "" && !slices.Contains(got, want) {
+		return Errorf(ProbeWrongTarget, nil, "bootstrap server hands out %s, expected %q", quoteAll(got), want)
+	}
+	if others := slices.DeleteFunc(slices.Clone(got), func(u string) bool { return u == want }); want != "" && len(others) > 0 {
+		r.note(ctx, "bootstrap server also delivered %s", quoteAll(others))
 	}
 	return nil
+}
+
+// quoteAll formats URIs as "a", "b".
+func quoteAll(uris []string) string {
+	q := make([]string, len(uris))
+	for i, u := range uris {
+		q[i] = strconv.Quote(u)
+	}
+	return strings.Join(q, ", ")
 }
 
 // bootstrap resets the unit and watches it bootstrap, then register.

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"nrfline/lwm2m"
 	"nrfline/station"
@@ -46,41 +47,45 @@ func (p *Prober) WithClientOptions(opts ...lwm2m.ClientOption) *Prober {
 	return &q
 }
 
-// Probe runs a Bootstrap-Request for endpoint at serverURI (coaps:// with
-// c as the DTLS PSK, or coap://) and returns the URI of the first
-// non-bootstrap Security instance the server delivered. Every failure is
-// PROBE_FAILED (4.xx answer, DTLS handshake, no answer until ctx's
+// Probe runs a Bootstrap-Request for req.Endpoint at req.ServerURI
+// (coaps:// with req.Credential as the DTLS PSK, or coap://) and returns
+// the URIs of the servers delivered: for each Server instance, in
+// instance order, the URI of the Security instance with its Short Server
+// ID. Every failure is PROBE_FAILED (4.xx answer, DTLS handshake, no
+// answer to the request within req.AnswerTimeout, no answer until ctx's
 // deadline, nothing to hand out), except a cancelled ctx, which is
 // returned as is. A session that breaks off for another reason is tried
 // again, up to maxAttempts sessions in all.
-func (p *Prober) Probe(ctx context.Context, serverURI, endpoint string, c station.Credential) (string, error) {
-	if err := check(serverURI, endpoint, c); err != nil {
-		return "", err
+func (p *Prober) Probe(ctx context.Context, req station.ProbeRequest) ([]string, error) {
+	c := req.Credential
+	if err := check(req.ServerURI, req.Endpoint, c); err != nil {
+		return nil, err
 	}
-	log := p.log.With("endpoint", endpoint, "server", serverURI, "identity", c.Identity, "key", c.Key)
-	d, err := p.bootstrap(ctx, serverURI, endpoint, c, log)
+	log := p.log.With("endpoint", req.Endpoint, "server", req.ServerURI, "identity", c.Identity, "key", c.Key)
+	d, err := p.bootstrap(ctx, req, log)
 	if err != nil {
-		return "", p.failed(ctx, err, log)
+		return nil, p.failed(ctx, err, req.AnswerTimeout, log)
 	}
 	defer wipe(d)
-	uri, err := target(d)
+	uris, err := targets(d)
 	if err != nil {
 		log.Info("bootstrap probe failed", "err", err)
-		return "", err
+		return nil, err
 	}
-	log.Info("bootstrap probe passed", "target_uri", uri, "security", len(d.Security), "servers", len(d.Servers))
-	return uri, nil
+	log.Info("bootstrap probe passed", "target_uris", uris, "security", len(d.Security), "servers", len(d.Servers),
+		"format", lwm2m.FormatName(d.Format))
+	return uris, nil
 }
 
 // bootstrap runs up to maxAttempts sessions until one ends other than by
 // breaking off.
-func (p *Prober) bootstrap(ctx context.Context, serverURI, endpoint string, c station.Credential, log *slog.Logger) (*lwm2m.Delivered, error) {
-	psk := &lwm2m.PSK{Identity: c.Identity, Key: c.Key.Bytes()}
+func (p *Prober) bootstrap(ctx context.Context, req station.ProbeRequest, log *slog.Logger) (*lwm2m.Delivered, error) {
+	psk := &lwm2m.PSK{Identity: req.Credential.Identity, Key: req.Credential.Key.Bytes()}
 	defer clear(psk.Key)
-	opts := append([]lwm2m.ClientOption{lwm2m.WithLogger(log)}, p.opts...)
+	opts := append([]lwm2m.ClientOption{lwm2m.WithLogger(log), lwm2m.WithAnswerTimeout(req.AnswerTimeout)}, p.opts...)
 	for attempt := 1; ; attempt++ {
 		log.Debug("bootstrap probe started", "attempt", attempt)
-		d, err := lwm2m.Bootstrap(ctx, serverURI, endpoint, psk, opts...)
+		d, err := lwm2m.Bootstrap(ctx, req.ServerURI, req.Endpoint, psk, opts...)
 		if err == nil || attempt == maxAttempts || !broken(ctx, err) {
 			return d, err
 		}
@@ -95,12 +100,12 @@ func (p *Prober) bootstrap(ctx context.Context, serverURI, endpoint string, c st
 const maxAttempts = 3
 
 // broken reports a session that broke off for another reason than a
-// refusal (4.xx), a failed handshake or the end of ctx: the connection
-// closed under it (its own context cancelled), a transfer failed. Worth
-// another session.
+// refusal (4.xx), a failed handshake, a server that did not answer or the
+// end of ctx: the connection closed under it (its own context cancelled),
+// a transfer failed. Worth another session.
 func broken(ctx context.Context, err error) bool {
 	var re *lwm2m.ResponseError
-	return ctx.Err() == nil && !errors.As(err, &re) && !errors.Is(err, lwm2m.ErrHandshake)
+	return ctx.Err() == nil && !errors.As(err, &re) && !errors.Is(err, lwm2m.ErrHandshake) && !errors.Is(err, lwm2m.ErrNoAnswer)
 }
 
 // check rejects a probe that cannot work: a configuration or engine error.
@@ -118,8 +123,9 @@ func check(serverURI, endpoint string, c station.Credential) error {
 	return nil
 }
 
-// failed classifies a failed bootstrap exchange.
-func (p *Prober) failed(ctx context.Context, err error, log *slog.Logger) error {
+// failed classifies a failed bootstrap exchange; wait is the answer
+// timeout it ran with.
+func (p *Prober) failed(ctx context.Context, err error, wait time.Duration, log *slog.Logger) error {
 	var re *lwm2m.ResponseError
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -127,6 +133,8 @@ func (p *Prober) failed(ctx context.Context, err error, log *slog.Logger) error 
 	case errors.As(err, &re):
 		err = station.Errorf(station.ProbeFailed, err, "bootstrap server answered %s to %s: endpoint unknown there, no bootstrap config, or identity/endpoint mismatch",
 			lwm2m.CodeText(re.Code), re.Op)
+	case errors.Is(err, lwm2m.ErrNoAnswer):
+		err = station.Errorf(station.ProbeFailed, err, "bootstrap server did not answer the Bootstrap-Request within %v: endpoint unknown to a server that stays silent, or nothing serving there", wait)
 	case errors.Is(err, lwm2m.ErrHandshake):
 		err = station.Errorf(station.ProbeFailed, err, "DTLS handshake with the bootstrap server failed: identity unknown there, wrong key, or nothing listening")
 	case errors.Is(err, context.DeadlineExceeded):
@@ -138,19 +146,31 @@ func (p *Prober) failed(ctx context.Context, err error, log *slog.Logger) error 
 	return err
 }
 
-// target is the URI of the first Security instance that is not a
-// bootstrap-server account.
-func target(d *lwm2m.Delivered) (string, error) {
+// targets pairs each delivered Server instance with the Security
+// instance of its Short Server ID, as the unit does, and returns their
+// URIs in Server instance order.
+func targets(d *lwm2m.Delivered) ([]string, error) {
+	accounts := map[uint16]lwm2m.SecurityInstance{}
 	for _, s := range d.Security {
-		if s.BootstrapServer {
-			continue
+		if !s.BootstrapServer {
+			accounts[s.ShortServerID] = s
 		}
-		if s.URI == "" {
-			return "", station.Errorf(station.ProbeFailed, nil, "security instance %d delivered without a server URI", s.ID)
-		}
-		return s.URI, nil
 	}
-	return "", station.Errorf(station.ProbeFailed, nil, "bootstrap server delivered no LwM2M server account (%d security instances, all bootstrap)", len(d.Security))
+	var uris []string
+	for _, srv := range d.Servers {
+		s, ok := accounts[srv.ShortServerID]
+		switch {
+		case !ok:
+			return nil, station.Errorf(station.ProbeFailed, nil, "server instance %d (short server id %d) delivered without a security account", srv.ID, srv.ShortServerID)
+		case s.URI == "":
+			return nil, station.Errorf(station.ProbeFailed, nil, "security instance %d delivered without a server URI", s.ID)
+		}
+		uris = append(uris, s.URI)
+	}
+	if len(uris) == 0 {
+		return nil, station.Errorf(station.ProbeFailed, nil, "bootstrap server delivered no LwM2M server (%d security instances, %d server instances)", len(d.Security), len(d.Servers))
+	}
+	return uris, nil
 }
 
 // wipe clears the secret keys a bootstrap delivered.

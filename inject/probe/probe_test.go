@@ -10,6 +10,7 @@ import (
 	"go/build"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,7 +59,7 @@ func mustBootstrapServer(tb testing.TB, key []byte) *bootstrapServer {
 	}
 	keys := func(identity string) ([]byte, error) {
 		if identity != endpoint {
-			return nil, fmt.Errorf("unknown identity")
+			return nil, fmt.Errorf("identity %q: %w", identity, lwm2m.ErrUnknownIdentity)
 		}
 		return b.key, nil
 	}
@@ -93,6 +94,43 @@ func config(uri string) lwm2m.BootstrapConfig {
 	}
 }
 
+// twoAccounts delivers an account for "other" first (Security instance 1,
+// short server id 200) and the target's second (instance 2, id 123);
+// servers lists the Server instances' short server ids.
+func twoAccounts(other string, servers ...uint16) *lwm2m.BootstrapConfig {
+	c := config(targetURI)
+	c.Security = []lwm2m.SecurityInstance{
+		c.Security[0],
+		{ID: 1, URI: other, Mode: lwm2m.ModePSK, Identity: []byte(endpoint), SecretKey: []byte("target-key-01234"), ShortServerID: 200},
+		{ID: 2, URI: targetURI, Mode: lwm2m.ModePSK, Identity: []byte(endpoint), SecretKey: []byte("target-key-01234"), ShortServerID: 123},
+	}
+	c.Servers = nil
+	for i, id := range servers {
+		c.Servers = append(c.Servers, lwm2m.ServerInstance{ID: uint16(i), ShortServerID: id, Lifetime: 60, Binding: "U"})
+	}
+	return &c
+}
+
+// mustSilentServer is a UDP socket that reads and never answers, as
+// wakaama's bootstrap server treats an unknown endpoint.
+func mustSilentServer(tb testing.TB) string {
+	tb.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	tb.Cleanup(func() { _ = c.Close() })
+	return "coap://" + c.LocalAddr().String()
+}
+
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -122,7 +160,9 @@ func TestProbe(t *testing.T) {
 		defer func() { _ = c.Close() }()
 		return "coaps://" + c.LocalAddr().String()
 	}()
+	silent := mustSilentServer(t)
 	good := station.Credential{Identity: endpoint, Key: station.PSKFromBytes(key)}
+	const other = "coaps://elsewhere.example.com:5684"
 	tests := []struct {
 		name     string
 		uri      string
@@ -130,13 +170,22 @@ func TestProbe(t *testing.T) {
 		cred     station.Credential
 		config   *lwm2m.BootstrapConfig
 		timeout  time.Duration
-		want     string
+		answer   time.Duration // AnswerTimeout
+		want     []string
 		code     station.Code
 		check    func(error) bool
+		within   time.Duration // the probe must end this soon
 	}{
-		{name: "coaps", uri: bs.secure.URI(), endpoint: endpoint, cred: good, want: targetURI},
-		{name: "coap", uri: bs.plain.URI(), endpoint: endpoint, want: targetURI},
-		{name: "other target", uri: bs.secure.URI(), endpoint: endpoint, cred: good, config: ptr(config("coaps://elsewhere.example.com:5684")), want: "coaps://elsewhere.example.com:5684"},
+		{name: "coaps", uri: bs.secure.URI(), endpoint: endpoint, cred: good, want: []string{targetURI}},
+		{name: "coap", uri: bs.plain.URI(), endpoint: endpoint, want: []string{targetURI}},
+		{name: "other target", uri: bs.secure.URI(), endpoint: endpoint, cred: good, config: ptr(config(other)), want: []string{other}},
+		// The account of the one Server instance, not the first account.
+		{name: "server's account among two", uri: bs.secure.URI(), endpoint: endpoint, cred: good, config: twoAccounts(other, 123), want: []string{targetURI}},
+		{name: "two servers", uri: bs.secure.URI(), endpoint: endpoint, cred: good, config: twoAccounts(other, 123, 200), want: []string{targetURI, other}},
+		{name: "silent bootstrap server", uri: silent, endpoint: endpoint, answer: 300 * time.Millisecond, code: station.ProbeFailed, within: 2 * time.Second,
+			check: func(err error) bool {
+				return errors.Is(err, lwm2m.ErrNoAnswer) && strings.Contains(err.Error(), "bootstrap server did not answer")
+			}},
 		{name: "no config 4.00", uri: bs.secure.URI(), endpoint: "urn:imei:352656100394546", cred: good, code: station.ProbeFailed,
 			check: func(err error) bool {
 				var re *lwm2m.ResponseError
@@ -151,7 +200,7 @@ func TestProbe(t *testing.T) {
 		{name: "nothing listening", uri: closedURI, endpoint: endpoint, cred: good, timeout: time.Second, code: station.ProbeFailed},
 		{name: "bootstrap account only", uri: bs.secure.URI(), endpoint: endpoint, cred: good, code: station.ProbeFailed,
 			config: &lwm2m.BootstrapConfig{Security: config(targetURI).Security[:1]},
-			check:  func(err error) bool { return strings.Contains(err.Error(), "no LwM2M server account") }},
+			check:  func(err error) bool { return strings.Contains(err.Error(), "delivered no LwM2M server") }},
 		{name: "no server uri", uri: "", endpoint: endpoint, cred: good, code: station.ProbeFailed},
 		{name: "not coap", uri: "https://x", endpoint: endpoint, cred: good, code: station.ProbeFailed},
 		{name: "coaps without key", uri: bs.secure.URI(), endpoint: endpoint, code: station.Internal},
@@ -171,12 +220,16 @@ func TestProbe(t *testing.T) {
 			logs := &syncBuffer{}
 			p := New(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))).
 				WithClientOptions()
-			got, err := p.Probe(ctx, tt.uri, tt.endpoint, tt.cred)
+			start := time.Now()
+			got, err := p.Probe(ctx, station.ProbeRequest{ServerURI: tt.uri, Endpoint: tt.endpoint, Credential: tt.cred, AnswerTimeout: tt.answer})
 			if code := station.CodeOf(err); code != tt.code {
 				t.Fatalf("code %q (err %v), want %q", code, err, tt.code)
 			}
-			if got != tt.want {
-				t.Errorf("target %q, want %q", got, tt.want)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("targets %q, want %q", got, tt.want)
+			}
+			if d := time.Since(start); tt.within > 0 && d > tt.within {
+				t.Errorf("probe took %v, want at most %v", d, tt.within)
 			}
 			if tt.check != nil && !tt.check(err) {
 				t.Errorf("err %v fails the check", err)
@@ -206,7 +259,8 @@ func TestProbeCancelled(t *testing.T) {
 	defer func() { _ = c.Close() }() // a silent peer: the handshake waits
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	_, err = New(nil).Probe(ctx, "coaps://"+c.LocalAddr().String(), endpoint, station.Credential{Identity: endpoint, Key: station.PSKFromBytes([]byte("0123456789abcdef"))})
+	_, err = New(nil).Probe(ctx, station.ProbeRequest{ServerURI: "coaps://" + c.LocalAddr().String(), Endpoint: endpoint,
+		Credential: station.Credential{Identity: endpoint, Key: station.PSKFromBytes([]byte("0123456789abcdef"))}})
 	if !errors.Is(err, context.Canceled) || station.CodeOf(err) != station.Interrupted {
 		t.Fatalf("err %v (code %s), want a cancellation", err, station.CodeOf(err))
 	}
@@ -228,6 +282,7 @@ func TestBroken(t *testing.T) {
 		{"conn context cancelled", live, fmt.Errorf("POST /bs: connection was closed: %w", context.Canceled), true},
 		{"4.00", live, fmt.Errorf("bootstrap x: %w", &lwm2m.ResponseError{Op: "POST /bs", Code: codes.BadRequest}), false},
 		{"handshake", live, fmt.Errorf("dial: %w: %w", lwm2m.ErrHandshake, context.DeadlineExceeded), false},
+		{"no answer", live, fmt.Errorf("POST /bs: %w in 5s", lwm2m.ErrNoAnswer), false},
 		{"our ctx ended", done, fmt.Errorf("x: %w", context.Canceled), false},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"nrfline/lwm2m"
@@ -209,6 +210,11 @@ var securityModes = map[string]lwm2m.SecurityMode{
 // the bootstrap server writes, instances ordered by id.
 func (c BootstrapConfig) toLwM2M() (lwm2m.BootstrapConfig, error) {
 	var out lwm2m.BootstrapConfig
+	cf, err := contentFormat(c.ContentFormat)
+	if err != nil {
+		return out, err
+	}
+	out.ContentFormat = cf
 	for _, p := range c.ToDelete {
 		if !lwm2m.ValidPath(p) {
 			return out, fmt.Errorf("invalid path %q in toDelete", p)
@@ -258,9 +264,17 @@ func (c BootstrapConfig) security(k string) (lwm2m.SecurityInstance, error) {
 	case mode == lwm2m.ModePSK && (len(s.PublicKeyOrID) == 0 || !utf8.Valid(s.PublicKeyOrID)):
 		return lwm2m.SecurityInstance{}, fmt.Errorf("security %s: PSK identity (publicKeyOrId) must be non-empty UTF-8", k)
 	}
+	switch {
+	case s.ClientOldOffTime < 0 || s.ClientOldOffTime > math.MaxUint32:
+		return lwm2m.SecurityInstance{}, fmt.Errorf("security %s: clientOldOffTime %d out of range", k, s.ClientOldOffTime)
+	case s.BootstrapServerAccountTimeout < 0 || s.BootstrapServerAccountTimeout > math.MaxUint32:
+		return lwm2m.SecurityInstance{}, fmt.Errorf("security %s: bootstrapServerAccountTimeout %d out of range", k, s.BootstrapServerAccountTimeout)
+	}
 	in := lwm2m.SecurityInstance{
 		ID: id, URI: s.URI, BootstrapServer: s.BootstrapServer, Mode: mode,
 		Identity: slices.Clone([]byte(s.PublicKeyOrID)), SecretKey: slices.Clone([]byte(s.SecretKey)),
+		ServerPublicKey: append([]byte{}, s.ServerPublicKey...),
+		ClientHoldOff:   uint32(s.ClientOldOffTime), BootstrapTimeout: uint32(s.BootstrapServerAccountTimeout),
 	}
 	if s.ServerID != nil {
 		if *s.ServerID < 1 || *s.ServerID > 65534 {
@@ -293,6 +307,24 @@ func (c BootstrapConfig) server(k string) (lwm2m.ServerInstance, error) {
 		ID: id, ShortServerID: uint16(s.ShortID), Lifetime: uint32(s.Lifetime),
 		DefaultMinPeriod: uint32(s.DefaultMinPeriod), NotifIfDisabled: s.NotifIfDisabled, Binding: s.Binding,
 	}, nil
+}
+
+// contentFormat reads the config's contentFormat: null (the client's
+// pct, else TLV), a name as Leshan's ContentFormat spells it ("TLV",
+// "SENML_JSON", "SENML_CBOR") or the numeric code.
+func contentFormat(v *string) (uint16, error) {
+	if v == nil {
+		return 0, nil
+	}
+	switch strings.ToUpper(strings.ReplaceAll(*v, "-", "_")) {
+	case "TLV", "11542":
+		return lwm2m.FormatTLV, nil
+	case "SENML_JSON", "110":
+		return lwm2m.FormatSenMLJSON, nil
+	case "SENML_CBOR", "112":
+		return lwm2m.FormatSenMLCBOR, nil
+	}
+	return 0, fmt.Errorf("contentFormat %q: want TLV, SENML_JSON or SENML_CBOR", *v)
 }
 
 func instanceID(k string) (uint16, error) {

@@ -257,6 +257,59 @@ func dmConfig(uri string, key []byte) string {
  "oscore":{},"toDelete":["/0","/1"]}`, uri, ints([]byte(ep)), ints(key))
 }
 
+// TestBootstrapContentFormat: the config's contentFormat, else the
+// client's pct, else TLV, and the config's hold-off and account timeout
+// reach the unit.
+func TestBootstrapContentFormat(t *testing.T) {
+	checkGoroutines(t)
+	bsKey, dmKey := []byte("bootstrap-key-16"), []byte("dm-key-0123456789abc")
+	for _, tc := range []struct {
+		name   string
+		config string // contentFormat JSON value, "" for absent
+		pct    uint16
+		want   uint16
+	}{
+		{"absent, no pct", "", 0, lwm2m.FormatTLV},
+		{"absent, pct SenML-JSON", "", lwm2m.FormatSenMLJSON, lwm2m.FormatSenMLJSON},
+		{"SENML_CBOR over pct TLV", `"SENML_CBOR"`, lwm2m.FormatTLV, lwm2m.FormatSenMLCBOR},
+		{"numeric 110", `"110"`, 0, lwm2m.FormatSenMLJSON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustStart(t, Config{})
+			cfg := strings.Replace(dmConfig(s.DMServerURI(), dmKey), `"serverId":123}`, `"serverId":123,"clientOldOffTime":30,"bootstrapServerAccountTimeout":300}`, 1)
+			if tc.config != "" {
+				cfg = strings.Replace(cfg, `"oscore":{}`, `"contentFormat":`+tc.config+`,"oscore":{}`, 1)
+			}
+			for _, st := range []struct{ method, url, body string }{
+				{"PUT", s.PortalURL() + "/security/clients/", securityBody(ep, ep, bsKey)},
+				{"POST", s.PortalURL() + "/bootstrap/" + url.PathEscape(ep), cfg},
+			} {
+				if status, body := call(t, st.method, st.url, st.body); status != 200 {
+					t.Fatalf("%s %s: %d %q", st.method, st.url, status, body)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var opts []lwm2m.ClientOption
+			if tc.pct != 0 {
+				opts = append(opts, lwm2m.WithPreferredFormat(tc.pct))
+			}
+			d, err := lwm2m.Bootstrap(ctx, s.BootstrapURI(), ep, &lwm2m.PSK{Identity: ep, Key: bsKey}, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sec := d.Security[0]; d.Format != tc.want || sec.ClientHoldOff != 30 || sec.BootstrapTimeout != 300 || sec.ServerPublicKey == nil {
+				t.Errorf("format %s, security %+v", lwm2m.FormatName(d.Format), sec)
+			}
+		})
+	}
+	s := mustStart(t, Config{})
+	bad := strings.Replace(dmConfig(s.DMServerURI(), dmKey), `"oscore":{}`, `"contentFormat":"JSON","oscore":{}`, 1)
+	if status, _ := call(t, "POST", s.PortalURL()+"/bootstrap/"+url.PathEscape(ep), bad); status != 400 {
+		t.Errorf("contentFormat JSON: status %d, want 400", status)
+	}
+}
+
 func TestEndToEnd(t *testing.T) {
 	checkGoroutines(t)
 	s := mustStart(t, Config{})
@@ -270,9 +323,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &lwm2m.Delivered{
-		Security: []lwm2m.SecurityInstance{{ID: 1, URI: s.DMServerURI(), Mode: lwm2m.ModePSK, Identity: []byte(ep), SecretKey: dmKey, ShortServerID: 123}},
-		Servers:  []lwm2m.ServerInstance{{ID: 0, ShortServerID: 123, Lifetime: 60, DefaultMinPeriod: 1, NotifIfDisabled: true, Binding: "U"}},
-		Deleted:  []string{"/0", "/1"},
+		Security: []lwm2m.SecurityInstance{{ID: 1, URI: s.DMServerURI(), Mode: lwm2m.ModePSK, Identity: []byte(ep), ServerPublicKey: []byte{},
+			SecretKey: dmKey, ShortServerID: 123, ClientHoldOff: 1}}, // Leshan's default clientOldOffTime
+		Servers: []lwm2m.ServerInstance{{ID: 0, ShortServerID: 123, Lifetime: 60, DefaultMinPeriod: 1, NotifIfDisabled: true, Binding: "U"}},
+		Deleted: []string{"/0", "/1"},
+		Format:  lwm2m.FormatTLV,
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Fatalf("delivered %+v\nwant %+v", d, want)

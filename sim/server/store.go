@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"nrfline/lwm2m"
 )
 
 // credStore holds PSK security entries, one per endpoint, with identities
@@ -74,7 +76,7 @@ func (s *credStore) addLegacy(c credential) {
 func (s *credStore) key(identity string) ([]byte, error) {
 	c, ok := s.byIdentity(identity)
 	if !ok {
-		return nil, fmt.Errorf("unknown identity %q", identity)
+		return nil, fmt.Errorf("identity %q: %w", identity, lwm2m.ErrUnknownIdentity)
 	}
 	return slices.Clone(c.key), nil
 }

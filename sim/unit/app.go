@@ -151,7 +151,10 @@ func (u *Unit) bootstrapAndRegister(b *boot, psk *lwm2m.PSK) {
 // bootstrap runs Bootstrap-Request … Finish with Zephyr's retry rules.
 func (u *Unit) bootstrap(b *boot, psk *lwm2m.PSK) (*lwm2m.Delivered, bool) {
 	ep := u.endpoint()
-	events := lwm2m.WithEvents(func(ev lwm2m.ClientEvent) { u.bootstrapEvent(b, ev) })
+	opts := []lwm2m.ClientOption{lwm2m.WithEvents(func(ev lwm2m.ClientEvent) { u.bootstrapEvent(b, ev) }), lwm2m.WithLogger(u.log)}
+	if u.cfg.BootstrapFormat != 0 {
+		opts = append(opts, lwm2m.WithPreferredFormat(u.cfg.BootstrapFormat))
+	}
 	for attempt := 1; ; attempt++ {
 		if !u.online(b) {
 			return nil, false
@@ -159,9 +162,10 @@ func (u *Unit) bootstrap(b *boot, psk *lwm2m.PSK) (*lwm2m.Delivered, bool) {
 		u.logf(b, lvlInf, modRD, "Bootstrap started with endpoint '%s' using security object 0", ep)
 		u.log.Debug("bootstrap", "uri", u.cfg.BootstrapURI, "psk", psk)
 		ctx, cancel := context.WithTimeout(b.ctx, exchangeTimeout)
-		d, err := lwm2m.Bootstrap(ctx, u.cfg.BootstrapURI, ep, psk, events, lwm2m.WithLogger(u.log))
+		d, err := lwm2m.Bootstrap(ctx, u.cfg.BootstrapURI, ep, psk, opts...)
 		cancel()
 		if err == nil {
+			u.log.Info("bootstrap delivered", "format", lwm2m.FormatName(d.Format), "security", len(d.Security), "servers", len(d.Servers))
 			return d, true
 		}
 		if b.ctx.Err() != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"nrfline/lwm2m"
 	"nrfline/sim/server"
 )
 
@@ -292,6 +293,7 @@ type liveRun struct {
 }
 
 type scenario struct {
+	format     uint16 // the unit's pct
 	faults     server.Faults
 	dmIdentity string
 	unit       Faults
@@ -307,6 +309,7 @@ func (sc scenario) run(t *testing.T) liveRun {
 	cfg.Logger = log
 	cfg.BootstrapURI = l.s.BootstrapURI()
 	cfg.Faults = sc.unit
+	cfg.BootstrapFormat = sc.format
 	u := mustStart(t, cfg)
 	c := mustOpen(t, u.Port())
 	c.waitFor("Ready")
@@ -359,6 +362,29 @@ func TestLiveBootstrap(t *testing.T) {
 	checkLog(t, out, withBoot(append([]string{
 		"<inf> net_lwm2m_rd_client: RD Client started with endpoint " + epLog + " with client lifetime 43200 using server object 0"},
 		registeredLog(regs[1].ID)...)...))
+}
+
+// TestLiveBootstrapFormats: a unit that asks for SenML-JSON or SenML-CBOR
+// (pct, as NCS LwM2M 1.1 builds do) gets its writes in that format, reads
+// them and registers.
+func TestLiveBootstrapFormats(t *testing.T) {
+	for _, cf := range []uint16{lwm2m.FormatSenMLJSON, lwm2m.FormatSenMLCBOR} {
+		t.Run(lwm2m.FormatName(cf), func(t *testing.T) {
+			r := scenario{
+				format: cf, dmIdentity: ep, until: "LwM2M is connected to server",
+				want: func(l *lab) []string {
+					regs := l.s.Registrations(ep)
+					if len(regs) != 1 {
+						t.Fatalf("registrations %+v", regs)
+					}
+					return withBoot(append(slices.Clone(bootstrapLog), registeredLog(regs[0].ID)...)...)
+				},
+			}.live(t)
+			if want := "format=" + lwm2m.FormatName(cf); !r.diag.contains(want) {
+				t.Errorf("unit diagnostics lack %q", want)
+			}
+		})
+	}
 }
 
 // TestLiveFailures: the §5 failure shapes against the real servers.

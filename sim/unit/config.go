@@ -50,6 +50,12 @@ type Config struct {
 	// BootstrapURI is the bootstrap server built into the firmware
 	// ("coaps://127.0.0.1:port").
 	BootstrapURI string
+	// BootstrapFormat is the content format the firmware asks for with
+	// pct in its Bootstrap-Request (LwM2M 1.1 builds: lwm2m.FormatTLV,
+	// FormatSenMLJSON or FormatSenMLCBOR); 0 sends none (a 1.0 build).
+	// Whatever the server writes, the unit reads TLV, SenML-JSON and
+	// SenML-CBOR, as the NCS client does.
+	BootstrapFormat uint16
 	// BootstrapTag and ServerTag are the firmware's sec_tags (0 → 100, 101).
 	BootstrapTag, ServerTag uint32
 
