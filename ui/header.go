@@ -1,0 +1,93 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// header is two lines: who and what (station, operator, firmware, clock),
+// then how the line does (portal, today's counts, first-pass yield).
+func (m *Model) header() string {
+	st := m.st
+	op := m.operator
+	if op == "" {
+		op = st.bad.Render("none")
+	}
+	fw := m.opt.Firmware.Name
+	if sha := m.opt.Firmware.SHA256; len(sha) >= 8 {
+		fw += " " + sha[:8]
+	}
+	left := []string{st.bold.Render("STATION " + m.opt.StationID), "operator " + st.bold.Render(op)}
+	if fw != "" {
+		left = append(left, "fw "+fw)
+	}
+	first := spread(strings.Join(left, " │ "), m.now.Format("15:04:05"), m.width)
+
+	var second []string
+	if m.opt.PortalCheck != nil {
+		switch m.portal {
+		case "":
+			second = append(second, "portal … checking")
+		case "ok":
+			second = append(second, st.good.Render("portal ✔ reachable"))
+		default:
+			second = append(second, st.bad.Render("portal ✘ UNREACHABLE"))
+		}
+	}
+	if m.opt.Tally != nil {
+		switch t := m.tally; {
+		case t != nil:
+			s := fmt.Sprintf("today ✔ %d PASS  ✘ %d FAIL", t.Pass, t.Fail)
+			if t.Units > 0 {
+				s += fmt.Sprintf(" │ first-pass yield %.1f%% (%d/%d)", 100*float64(t.FirstPass)/float64(t.Units), t.FirstPass, t.Units)
+			}
+			second = append(second, s)
+		case m.tallyErr != nil:
+			second = append(second, st.bad.Render("today: records unreadable"))
+		default:
+			second = append(second, "today …")
+		}
+	}
+	running := fmt.Sprintf("%d/%d running", m.line.running(), len(m.line.slots))
+	return fit(first, m.width) + "\n" + fit(spread(strings.Join(second, " │ "), running, m.width), m.width)
+}
+
+// footer is the status line (command results, scrolling, a probe in no
+// slot) and the keys of the current screen.
+func (m *Model) footer() string {
+	var status []string
+	if m.status != "" && m.now.Sub(m.statusAt) < statusFor {
+		status = append(status, m.st.status.Render(m.status))
+	}
+	if m.screen == screenGrid {
+		if n := m.grid.scrollNote(); n != "" {
+			status = append(status, n)
+		}
+	}
+	if m.line.ignored != "" {
+		status = append(status, m.st.dim.Render("probe "+m.line.ignored+" is in no slot"))
+	}
+	var keys string
+	switch m.screen {
+	case screenDetail:
+		keys = m.st.help.ShortHelpView(detailKeys{m.keys}.ShortHelp())
+	case screenGrid:
+		keys = m.st.help.ShortHelpView(gridKeys{m.keys}.ShortHelp())
+	case screenPrompt:
+		keys = "enter submit • ctrl+c quit"
+	default:
+		keys = "any key: back"
+	}
+	return fit(strings.Join(status, " │ "), m.width) + "\n" + fit(keys, m.width)
+}
+
+// spread puts left and right on one line of width w.
+func spread(left, right string, w int) string {
+	gap := w - ansi.StringWidth(left) - ansi.StringWidth(right)
+	if gap < 1 {
+		return left
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
