@@ -25,7 +25,8 @@ const (
 )
 
 // cardView renders one slot as a card of exactly width×(fullHeight or
-// compactHeight) cells.
+// compactHeight) cells. Lines are made of plain text whose width is known
+// before it is painted (see paint).
 type cardView struct {
 	st        *styles
 	width     int
@@ -34,7 +35,8 @@ type cardView struct {
 	now       time.Time
 }
 
-func (c cardView) render(s *slotView, selected bool) string {
+// render returns the card's lines, each exactly c.width cells wide.
+func (c cardView) render(s *slotView, selected bool) []string {
 	lk := lookOf(s)
 	w := c.width - cardChrome - 2*cardPadding
 	var lines []string
@@ -43,47 +45,58 @@ func (c cardView) render(s *slotView, selected bool) string {
 	} else {
 		lines = c.fullLines(s, lk, w, selected)
 	}
-	pad := strings.Repeat(" ", cardPadding)
-	for i, l := range lines {
-		lines[i] = pad + fit(l, w) + pad
+	top, bottom := c.st.edge(lk, c.width)
+	b := c.st.border[lk]
+	left, right := c.st.frame[lk].on(b.Left)+" ", " "+c.st.frame[lk].on(b.Right)
+	out := make([]string, 0, len(lines)+2)
+	out = append(out, top)
+	for _, l := range lines {
+		if l == "" {
+			l = strings.Repeat(" ", w)
+		}
+		out = append(out, left+l+right)
 	}
-	return c.st.border[lk].Render(strings.Join(lines, "\n"))
+	return append(out, bottom)
 }
 
 // head is the first line: the slot's name and, on the right, its state.
 func (c cardView) head(s *slotView, lk look, w int, selected bool) string {
-	name := s.st.Slot.Name
+	name, p := " "+s.st.Slot.Name, c.st.name
 	if selected {
-		name = c.st.sel.Render("▶" + name)
-	} else {
-		name = c.st.name.Render(" " + name)
+		name, p = "▶"+s.st.Slot.Name, c.st.sel
 	}
-	word := c.st.state[lk].Render(stateWord(s, lk))
-	gap := w - ansi.StringWidth(name) - ansi.StringWidth(word)
-	if gap < 1 {
-		return name + " " + word
+	word := stateWord(s, lk)
+	nw, ww := width(name), width(word)
+	if nw+1+ww > w {
+		name = fitPlain(name, max(1, w-1-ww))
+		nw = width(name)
 	}
-	return name + strings.Repeat(" ", gap) + word
+	return p.on(name) + strings.Repeat(" ", max(1, w-nw-ww)) + c.st.state[lk].on(word)
 }
 
 func (c cardView) fullLines(s *slotView, lk look, w int, selected bool) []string {
+	none := paint{}
 	lines := make([]string, fullLines)
 	lines[0] = c.head(s, lk, w, selected)
 	lines[1], lines[2] = c.body(s, lk, w)
 	if imei := s.imei(); imei != "" {
-		lines[3] = "IMEI " + imei
+		lines[3] = fitPlain("IMEI "+imei, w)
 	} else if lk != lookEmpty && lk != lookDisabled {
-		lines[3] = c.st.dim.Render("IMEI not read yet")
+		lines[3] = pl(c.st.dim, "IMEI not read yet", w)
 	}
-	lines[4] = c.timeLine(s, lk)
+	lines[4] = fitPlain(c.timeLine(s, lk), w)
 	switch why := c.why(s, lk); {
 	case len(why) == 2: // a verdict's code and hint
-		lines[5] = c.st.bold.Render(why[0])
-		copy(lines[6:], wrapLines(why[1], w, 2))
+		lines[5] = pl(c.st.bold, why[0], w)
+		for i, l := range wrapLines(why[1], w, 2) {
+			lines[6+i] = pl(none, l, w)
+		}
 	case len(why) == 1: // why the slot is locked, disabled or waiting
-		copy(lines[5:], wrapLines(why[0], w, 3))
+		for i, l := range wrapLines(why[0], w, 3) {
+			lines[5+i] = pl(none, l, w)
+		}
 	case lk == lookPass && s.st.State == station.SlotDone:
-		lines[5] = c.st.dim.Render("take the unit out")
+		lines[5] = pl(c.st.dim, "take the unit out", w)
 	}
 	return lines
 }
@@ -94,25 +107,19 @@ func (c cardView) compactLines(s *slotView, lk look, w int, selected bool) []str
 	why := c.why(s, lk)
 	switch {
 	case len(why) > 0:
-		lines[1] = c.st.bold.Render(why[0])
+		lines[1] = pl(c.st.bold, why[0], w)
 		if len(why) > 1 {
-			lines[2] = strings.Join(why[1:], " ")
+			lines[2] = fitPlain(strings.Join(why[1:], " "), w)
 		}
 		return lines
 	case lk == lookRunning:
 		lines[1] = c.runningLine(s, w)
 	case lk == lookPass:
-		lines[1] = c.st.state[lk].Render(center("✔ ✔  PASS  ✔ ✔", w))
+		lines[1] = c.st.state[lk].on(center("✔ ✔  PASS  ✔ ✔", w))
 	default:
 		lines[1], _ = c.body(s, lk, w)
 	}
-	imei := s.imei()
-	t := c.timeLine(s, lk)
-	if gap := w - len(imei) - ansi.StringWidth(t); gap > 0 {
-		lines[2] = imei + strings.Repeat(" ", gap) + t
-	} else {
-		lines[2] = imei
-	}
+	lines[2] = fitPlain(spread(s.imei(), c.timeLine(s, lk), w), w)
 	return lines
 }
 
@@ -122,20 +129,20 @@ func (c cardView) body(s *slotView, lk look, w int) (string, string) {
 	switch lk {
 	case lookPass, lookFail, lookError, lookAborted:
 		big := bigWord(lk)
-		return c.st.big[lk].Render(center(big[0], w)), c.st.big[lk].Render(center(big[1], w))
+		return c.st.big[lk].on(center(big[0], w)), c.st.big[lk].on(center(big[1], w))
 	case lookRunning:
-		return c.runningLine(s, w), c.st.dim.Render(stepCount(s))
+		return c.runningLine(s, w), pl(c.st.dim, stepCount(s), w)
 	case lookEmpty:
-		return c.st.dim.Render("insert a unit"), ""
+		return pl(c.st.dim, "insert a unit", w), ""
 	case lookPresent:
 		if !c.autostart || s.st.Reason != "" {
-			return c.st.bold.Render("press s to start"), ""
+			return pl(c.st.bold, "press s to start", w), ""
 		}
-		return "unit present", ""
+		return fitPlain("unit present", w), ""
 	case lookLocked:
-		return c.st.bold.Render("press d to unlock"), ""
+		return pl(c.st.bold, "press d to unlock", w), ""
 	case lookDisabled:
-		return c.st.dim.Render("out of service"), c.st.dim.Render("press d to enable")
+		return pl(c.st.dim, "out of service", w), pl(c.st.dim, "press d to enable", w)
 	}
 	return "", ""
 }
@@ -151,7 +158,7 @@ func (c cardView) runningLine(s *slotView, w int) string {
 		return bar.ViewAs(float64(p)/100) + pct
 	}
 	secs := int(c.now.Sub(s.st.Since).Seconds())
-	return fmt.Sprintf("%s %ds", stepWord(s.st.Step), max(secs, 0))
+	return fitPlain(fmt.Sprintf("%s %ds", stepWord(s.st.Step), max(secs, 0)), w)
 }
 
 // timeLine is how long the run took or takes so far.
@@ -282,6 +289,28 @@ func bigWord(lk look) [2]string {
 	return [2]string{strings.Join(top, " "), strings.Join(bottom, " ")}
 }
 
+// width is the cell width of plain text; most of a card is ASCII.
+func width(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
+}
+
+// fitPlain cuts or pads plain text to exactly w cells.
+func fitPlain(s string, w int) string {
+	n := width(s)
+	if n > w {
+		return ansi.Truncate(s, w, "…")
+	}
+	return s + strings.Repeat(" ", w-n)
+}
+
+// pl paints plain text fitted to w cells.
+func pl(p paint, s string, w int) string { return p.on(fitPlain(s, w)) }
+
 // fit cuts or pads a styled line to exactly w cells.
 func fit(s string, w int) string {
 	n := ansi.StringWidth(s)
@@ -292,7 +321,7 @@ func fit(s string, w int) string {
 }
 
 func center(s string, w int) string {
-	n := ansi.StringWidth(s)
+	n := width(s)
 	if n >= w {
 		return s
 	}
@@ -310,7 +339,7 @@ func wrapLines(text string, w, n int) []string {
 		switch {
 		case line == "":
 			line = word
-		case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= w:
+		case width(line)+1+width(word) <= w:
 			line += " " + word
 		default:
 			if len(out) == n-1 {

@@ -45,19 +45,19 @@ func detailLines(s *slotView, st *styles, now time.Time, w int) []string {
 	var out []string
 	add := func(l ...string) { out = append(out, l...) }
 	lk := lookOf(s)
-	head := st.sel.Render(" " + s.st.Slot.Name + " ")
-	head += "  " + st.state[lk].Render(stateWord(s, lk))
+	head := st.sel.on(" " + s.st.Slot.Name + " ")
+	head += "  " + st.state[lk].on(stateWord(s, lk))
 	if imei := s.imei(); imei != "" {
 		head += "  IMEI " + imei
 	}
 	if s.st.Run != "" {
-		head += st.dim.Render("  run " + s.st.Run)
+		head += st.dim.on("  run " + s.st.Run)
 	}
 	add(head, "")
 
-	add(st.title.Render("VERDICT"))
+	add(st.title.on("VERDICT"))
 	if v := s.st.Last; v != nil && (lk != lookRunning) {
-		line := fmt.Sprintf("%s  %s", st.state[lookOf(s)].Render(verdictWord(v.Outcome)), v.Code)
+		line := fmt.Sprintf("%s  %s", st.state[lookOf(s)].on(verdictWord(v.Outcome)), v.Code)
 		if v.Step != "" {
 			line += " at " + string(v.Step)
 		}
@@ -73,14 +73,14 @@ func detailLines(s *slotView, st *styles, now time.Time, w int) []string {
 			add(wrapLines("Hint: "+hint, w-2, 6)...)
 		}
 		if v.Detail != "" {
-			add(st.dim.Render(fit("detail: "+v.Detail, w-2)))
+			add(st.dim.on(fit("detail: "+v.Detail, w-2)))
 		}
 	} else if lk == lookRunning {
 		add(fmt.Sprintf("running: %s, %s", stepWord(s.st.Step), clock(s.elapsed(now))))
 	} else {
-		add(st.dim.Render("no verdict yet"))
+		add(st.dim.on("no verdict yet"))
 	}
-	add("", st.title.Render("STEPS"))
+	add("", st.title.on("STEPS"))
 	for _, r := range s.steps {
 		mark := "✔"
 		if r.Outcome != station.Pass {
@@ -99,11 +99,11 @@ func detailLines(s *slotView, st *styles, now time.Time, w int) []string {
 		add(fmt.Sprintf("▶ %-10s %8s  running", s.st.Step, seconds(now.Sub(s.st.Since))))
 	}
 	if len(s.steps) == 0 && s.st.State != station.SlotRunning {
-		add(st.dim.Render("no steps"))
+		add(st.dim.on("no steps"))
 	}
-	add("", st.title.Render(fmt.Sprintf("AT TRANSCRIPT (last %d lines, secrets redacted)", detailAT)))
+	add("", st.title.on(fmt.Sprintf("AT TRANSCRIPT (last %d lines, secrets redacted)", detailAT)))
 	add(transcript(s.at.last(detailAT), w)...)
-	add("", st.title.Render(fmt.Sprintf("DEVICE LOG (last %d lines)", detailLog)))
+	add("", st.title.on(fmt.Sprintf("DEVICE LOG (last %d lines)", detailLog)))
 	add(transcript(s.log.last(detailLog), w)...)
 	return out
 }
@@ -139,10 +139,10 @@ func seconds(d time.Duration) string {
 // helpLines is the '?' screen: every key, and what the cards mean.
 func helpLines(st *styles, k keyMap) string {
 	var b strings.Builder
-	b.WriteString(st.title.Render("KEYS") + "\n")
+	b.WriteString(st.title.on("KEYS") + "\n")
 	st.help.ShowAll = true
 	b.WriteString(st.help.View(gridKeys{k}) + "\n\n")
-	b.WriteString(st.title.Render("CARDS") + "\n")
+	b.WriteString(st.title.on("CARDS") + "\n")
 	for _, l := range []string{
 		"✔ PASS      the unit is provisioned and recorded: take it out",
 		"✘ FAIL      the unit failed: code and hint on the card, Enter for the detail",

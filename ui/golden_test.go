@@ -112,6 +112,11 @@ func TestGoldenDetail(t *testing.T) {
 	if h.m.screen != screenDetail {
 		t.Fatal("enter did not open the detail")
 	}
+	// The detail follows the slot live; another slot's lines stay out.
+	h.send(line(18*s, station.DirLog, "<inf> lwm2m_client: retrying"), station.Event{Kind: station.DeviceLine, Slot: "B1", Dir: station.DirLog, Text: "B1 chatter"})
+	if got := h.screen(); !strings.Contains(got, "lwm2m_client: retrying") || strings.Contains(got, "B1 chatter") {
+		t.Fatalf("detail of A1 after two more lines:\n%s", got)
+	}
 	h.key("esc")
 	if h.m.screen != screenGrid {
 		t.Fatal("esc did not go back to the grid")

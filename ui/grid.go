@@ -94,7 +94,7 @@ func (g *grid) view(l *line, c cardView) string {
 			if i >= len(l.slots) {
 				break
 			}
-			cards = append(cards, strings.Split(c.render(l.slots[i], i == g.sel), "\n"))
+			cards = append(cards, c.render(l.slots[i], i == g.sel))
 		}
 		for li := range cards[0] {
 			if row > g.top || li > 0 {

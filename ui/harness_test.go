@@ -18,6 +18,9 @@ import (
 type fakeEngine struct {
 	bus *station.Bus
 
+	subscribed chan struct{} // closed at the first Subscribe
+	once       sync.Once
+
 	mu       sync.Mutex
 	calls    []string
 	refuse   map[string]string // "retest A2" → reason
@@ -27,11 +30,13 @@ type fakeEngine struct {
 var _ Engine = (*fakeEngine)(nil)
 
 func newFakeEngine() *fakeEngine {
-	return &fakeEngine{bus: station.NewBus(), refuse: map[string]string{}}
+	return &fakeEngine{bus: station.NewBus(), refuse: map[string]string{}, subscribed: make(chan struct{})}
 }
 
 func (f *fakeEngine) Subscribe(buf int, d station.Delivery) *station.Subscription {
-	return f.bus.Subscribe(buf, d)
+	sub := f.bus.Subscribe(buf, d)
+	f.once.Do(func() { close(f.subscribed) })
+	return sub
 }
 
 func (f *fakeEngine) do(cmd, slot string) error {
@@ -124,7 +129,7 @@ func (h *harness) send(evs ...station.Event) tea.Cmd {
 // at moves the clock and lets the model see it.
 func (h *harness) at(d time.Duration) {
 	h.now = t0.Add(d)
-	h.m.now = h.now
+	h.m.Update(tickMsg(h.now))
 }
 
 func (h *harness) key(keys ...string) tea.Cmd {

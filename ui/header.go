@@ -13,13 +13,13 @@ func (m *Model) header() string {
 	st := m.st
 	op := m.operator
 	if op == "" {
-		op = st.bad.Render("none")
+		op = st.bad.on("none")
 	}
 	fw := m.opt.Firmware.Name
 	if sha := m.opt.Firmware.SHA256; len(sha) >= 8 {
 		fw += " " + sha[:8]
 	}
-	left := []string{st.bold.Render("STATION " + m.opt.StationID), "operator " + st.bold.Render(op)}
+	left := []string{st.bold.on("STATION " + m.opt.StationID), "operator " + st.bold.on(op)}
 	if fw != "" {
 		left = append(left, "fw "+fw)
 	}
@@ -31,9 +31,9 @@ func (m *Model) header() string {
 		case "":
 			second = append(second, "portal … checking")
 		case "ok":
-			second = append(second, st.good.Render("portal ✔ reachable"))
+			second = append(second, st.good.on("portal ✔ reachable"))
 		default:
-			second = append(second, st.bad.Render("portal ✘ UNREACHABLE"))
+			second = append(second, st.bad.on("portal ✘ UNREACHABLE"))
 		}
 	}
 	if m.opt.Tally != nil {
@@ -45,7 +45,7 @@ func (m *Model) header() string {
 			}
 			second = append(second, s)
 		case m.tallyErr != nil:
-			second = append(second, st.bad.Render("today: records unreadable"))
+			second = append(second, st.bad.on("today: records unreadable"))
 		default:
 			second = append(second, "today …")
 		}
@@ -59,7 +59,7 @@ func (m *Model) header() string {
 func (m *Model) footer() string {
 	var status []string
 	if m.status != "" && m.now.Sub(m.statusAt) < statusFor {
-		status = append(status, m.st.status.Render(m.status))
+		status = append(status, m.st.status.on(m.status))
 	}
 	if m.screen == screenGrid {
 		if n := m.grid.scrollNote(); n != "" {
@@ -67,7 +67,7 @@ func (m *Model) footer() string {
 		}
 	}
 	if m.line.ignored != "" {
-		status = append(status, m.st.dim.Render("probe "+m.line.ignored+" is in no slot"))
+		status = append(status, m.st.dim.on("probe "+m.line.ignored+" is in no slot"))
 	}
 	var keys string
 	switch m.screen {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -33,6 +34,8 @@ const (
 	footerLines = 2
 	subBuffer   = 1024 // the subscription's queue; device lines beyond it are dropped
 	maxBatch    = 4096 // events folded into one update
+	batchYields = 4    // yields without an event that end a batch
+	batchFor    = 10 * time.Millisecond
 )
 
 // Model is the bench TUI's root model. It delegates drawing to small
@@ -69,6 +72,12 @@ type Model struct {
 	status      string
 	statusAt    time.Time
 	subscribeUp bool
+
+	// The last frame, drawn again only when something on it changed: a
+	// storm of device lines changes no card, and bubbletea asks for a view
+	// after every update.
+	frameText string
+	dirty     bool
 }
 
 // New returns the root model. ctx bounds every engine command the
@@ -142,9 +151,14 @@ func (m *Model) Init() tea.Cmd {
 }
 
 // waitEvents is the one command that waits on the subscription: it blocks
-// for the next event, then takes whatever else is already queued, so a
-// burst is drawn once and a verdict is never held back behind a timer.
-// Update re-arms it.
+// for the next event, then takes whatever else follows at once, so a burst
+// is drawn in one frame instead of one frame per line; a verdict is never
+// held back behind a timer. Update re-arms it.
+//
+// The subscription hands events over one at a time, so "at once" allows
+// the sender a few yields to catch up, and the batch closes after
+// batchFor even in an endless stream: a verdict inside a storm of device
+// lines is on screen within batchFor plus one frame.
 func waitEvents(c <-chan station.Event) tea.Cmd {
 	return func() tea.Msg {
 		ev, ok := <-c
@@ -152,15 +166,20 @@ func waitEvents(c <-chan station.Event) tea.Cmd {
 			return eventsMsg{closed: true}
 		}
 		batch := []station.Event{ev}
-		for len(batch) < maxBatch {
+		start, misses := time.Now(), 0
+		for len(batch) < maxBatch && misses < batchYields {
 			select {
 			case ev, ok := <-c:
 				if !ok {
 					return eventsMsg{events: batch, closed: true}
 				}
-				batch = append(batch, ev)
+				batch, misses = append(batch, ev), 0
+				if len(batch)%64 == 0 && time.Since(start) > batchFor {
+					return eventsMsg{events: batch}
+				}
 			default:
-				return eventsMsg{events: batch}
+				misses++
+				runtime.Gosched()
 			}
 		}
 		return eventsMsg{events: batch}
@@ -224,6 +243,9 @@ func (m *Model) setStatus(s string) { m.status, m.statusAt = s, m.now }
 // Update folds a message into the model. It does no I/O: everything that
 // waits runs in the commands it returns.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if _, ok := msg.(eventsMsg); !ok {
+		m.dirty = true
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
@@ -272,6 +294,7 @@ func (m *Model) mainHeight() int { return max(1, m.height-headerLines-footerLine
 func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 	n, verdicts := len(m.line.slots), 0
 	for _, ev := range msg.events {
+		m.dirty = m.dirty || m.shows(ev)
 		if m.line.apply(ev) {
 			verdicts++
 			v := ev.Verdict
@@ -295,6 +318,16 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 		cmds = append(cmds, m.fetchTally())
 	}
 	return tea.Batch(cmds...)
+}
+
+// shows tells whether ev changes what is on screen: device lines, tool
+// output and notes are only seen in their slot's detail.
+func (m *Model) shows(ev station.Event) bool {
+	switch ev.Kind {
+	case station.DeviceLine, station.ToolOutput, station.Note:
+		return m.screen == screenDetail && ev.Slot == m.detail.slot
+	}
+	return true
 }
 
 func (m *Model) onTick() tea.Cmd {
@@ -474,7 +507,10 @@ func (m *Model) selected() *slotView {
 
 // View draws the frame: header, the current screen, footer.
 func (m *Model) View() tea.View {
-	v := tea.NewView(m.frame())
+	if m.dirty {
+		m.frameText, m.dirty = m.frame(), false
+	}
+	v := tea.NewView(m.frameText)
 	v.AltScreen = true
 	v.WindowTitle = "station " + m.opt.StationID
 	return v
@@ -486,6 +522,7 @@ func (m *Model) frame() string {
 	}
 	main := m.mainHeight()
 	var body string
+	measured := false // the grid builds every line to width; the rest is cut
 	switch m.screen {
 	case screenPrompt:
 		body = m.promptView()
@@ -497,18 +534,20 @@ func (m *Model) frame() string {
 		body = m.detail.view(m.line.slot(m.detail.slot), m.st, m.now)
 	default:
 		body = m.grid.view(m.line, cardView{st: m.st, autostart: m.opt.Autostart, now: m.now})
+		measured = true
 	}
-	return strings.Join([]string{m.header(), block(body, m.width, main), m.footer()}, "\n")
+	return strings.Join([]string{m.header(), block(body, m.width, main, measured), m.footer()}, "\n")
 }
 
-// block cuts or pads s to exactly w×h cells, so the footer stays put.
-func block(s string, w, h int) string {
+// block cuts s to h lines, each at most w cells unless the lines are
+// known to fit, and pads it to h lines, so the footer stays put.
+func block(s string, w, h int, measured bool) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > h {
 		lines = lines[:h]
 	}
 	for i, l := range lines {
-		if ansi.StringWidth(l) > w {
+		if !measured && ansi.StringWidth(l) > w {
 			lines[i] = ansi.Truncate(l, w, "")
 		}
 	}
@@ -534,16 +573,16 @@ func center2(s string, w int) string {
 }
 
 func (m *Model) promptView() string {
-	text := m.st.bold.Render("Scan or type your operator id, then Enter.") + "\n" +
+	text := m.st.bold.on("Scan or type your operator id, then Enter.") + "\n" +
 		"It is recorded with every run you start.\n\n" + m.input.View()
 	if m.opBusy {
-		text += "\n\n" + m.st.dim.Render("checking…")
+		text += "\n\n" + m.st.dim.on("checking…")
 	}
 	if m.opErr != "" {
-		text += "\n\n" + m.st.bad.Render("✘ "+m.opErr)
+		text += "\n\n" + m.st.bad.on("✘ "+m.opErr)
 	}
 	if m.operator != "" {
-		text += "\n\n" + m.st.dim.Render("esc keeps "+m.operator)
+		text += "\n\n" + m.st.dim.on("esc keeps "+m.operator)
 	}
 	return m.dialog(text)
 }
