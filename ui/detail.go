@@ -57,7 +57,10 @@ func detailLines(s *slotView, st *styles, now time.Time, w int) []string {
 
 	add(st.title.on("VERDICT"))
 	if v := s.st.Last; v != nil && (lk != lookRunning) {
-		line := fmt.Sprintf("%s  %s", st.state[lookOf(s)].on(verdictWord(v.Outcome)), v.Code)
+		line := st.state[lookOf(s)].on(verdictWord(v.Outcome))
+		if v.Code != "" {
+			line += "  " + string(v.Code)
+		}
 		if v.Step != "" {
 			line += " at " + string(v.Step)
 		}

@@ -36,12 +36,11 @@ type Commands interface {
 
 // Tally is today's production count, as the records know it.
 type Tally struct {
-	Pass  int // PASS verdicts today
-	Fail  int // FAIL and ERROR verdicts today
-	Units int // distinct units tested today
-	// FirstPass is how many of those units passed on their first run today;
-	// FirstPass/Units is the first-pass yield.
-	FirstPass int
+	Pass int // PASS verdicts today
+	Fail int // FAIL and ERROR verdicts today
+	// FirstTested units had their first run ever today; FirstPass of them
+	// passed it. FirstPass/FirstTested is the first-pass yield.
+	FirstTested, FirstPass int
 }
 
 // Options is what the TUI shows besides the engine's events. Every

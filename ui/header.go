@@ -40,8 +40,8 @@ func (m *Model) header() string {
 		switch t := m.tally; {
 		case t != nil:
 			s := fmt.Sprintf("today ✔ %d PASS  ✘ %d FAIL", t.Pass, t.Fail)
-			if t.Units > 0 {
-				s += fmt.Sprintf(" │ first-pass yield %.1f%% (%d/%d)", 100*float64(t.FirstPass)/float64(t.Units), t.FirstPass, t.Units)
+			if t.FirstTested > 0 {
+				s += fmt.Sprintf(" │ first-pass yield %.1f%% (%d/%d)", 100*float64(t.FirstPass)/float64(t.FirstTested), t.FirstPass, t.FirstTested)
 			}
 			second = append(second, s)
 		case m.tallyErr != nil:

@@ -293,6 +293,7 @@ func (m *Model) mainHeight() int { return max(1, m.height-headerLines-footerLine
 
 func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 	n, verdicts := len(m.line.slots), 0
+	m.now = m.opt.Now() // a run that just started shows its time, not a second ago's
 	for _, ev := range msg.events {
 		m.dirty = m.dirty || m.shows(ev)
 		if m.line.apply(ev) {

@@ -158,7 +158,7 @@ func TestHeaderChecksRunInTheBackground(t *testing.T) {
 			}
 		},
 		Tally: func(context.Context) (Tally, error) {
-			return Tally{Pass: 41, Fail: 3, Units: 43, FirstPass: 40}, nil
+			return Tally{Pass: 41, Fail: 3, FirstTested: 43, FirstPass: 40}, nil
 		},
 	})
 	cmd := h.m.Init() // Update and Init only hand out commands: nothing ran yet
