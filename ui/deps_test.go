@@ -5,14 +5,26 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"nrfline/internal/deptest"
 )
 
-// TestDeps keeps the TUI a pure view: nothing it links may talk to serial
+// TestImports: the TUI uses station's API and events, the charm libraries,
+// and no I/O of its own.
+func TestImports(t *testing.T) {
+	deptest.Check(t, ".", deptest.Rules{
+		Ours:       []string{"nrfline/station"},
+		ThirdParty: []string{"charm.land/bubbletea/v2", "charm.land/bubbles/v2", "charm.land/lipgloss/v2", "github.com/charmbracelet/x/ansi"},
+		Deny:       []string{"os/exec", "database/sql", "net", "os"},
+	})
+}
+
+// TestLinks keeps the TUI a pure view all the way down: nothing it links may talk to serial
 // ports or SQLite, and none of our code on its import graph may run
 // processes. Some charm libraries import os/exec for features the TUI does
 // not use (tea.ExecProcess, a terminfo fallback, clipboard tools); they are
 // listed by name, so a new importer of os/exec fails this test.
-func TestDeps(t *testing.T) {
+func TestLinks(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{join .Imports \",\"}}", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

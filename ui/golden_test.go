@@ -209,7 +209,9 @@ func TestGoldenNoColor(t *testing.T) {
 	if !strings.Contains(raw, "\x1b[") {
 		t.Error("NO_COLOR frame has no attributes at all: the verdicts should still stand out in reverse video")
 	}
-	golden.RequireEqual(t, h.screen())
+	t.Run("screen", func(t *testing.T) { golden.RequireEqual(t, h.screen()) })
+	// The frame with its escapes: which words are reverse video or bold.
+	t.Run("attributes", func(t *testing.T) { golden.RequireEqual(t, raw) })
 	if colourRaw, _ := frame(false); !coloured(colourRaw) {
 		t.Error("the colour theme draws no colour")
 	}
