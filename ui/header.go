@@ -83,11 +83,17 @@ func (m *Model) footer() string {
 	return fit(strings.Join(status, " │ "), m.width) + "\n" + fit(keys, m.width)
 }
 
-// spread puts left and right on one line of width w.
+// spread puts left and right on one line of width w; when they do not
+// fit, left gives way (right is the clock, the running count, a time).
 func spread(left, right string, w int) string {
-	gap := w - ansi.StringWidth(left) - ansi.StringWidth(right)
-	if gap < 1 {
+	rw := ansi.StringWidth(right)
+	if rw+1 >= w {
 		return left
+	}
+	gap := w - ansi.StringWidth(left) - rw
+	if gap < 1 {
+		left = ansi.Truncate(left, w-rw-1, "…")
+		gap = w - ansi.StringWidth(left) - rw
 	}
 	return left + strings.Repeat(" ", gap) + right
 }

@@ -197,3 +197,17 @@ func TestOperatorRefusedStaysOnPrompt(t *testing.T) {
 		t.Fatal("q on the prompt is a letter of the id, not quit")
 	}
 }
+
+func TestHeaderGivesWayToTheRight(t *testing.T) {
+	h := newHarness(t, 80, 24, Options{Operator: "OP-0042",
+		Tally: func(context.Context) (Tally, error) {
+			return Tally{Pass: 1234, Fail: 56, FirstTested: 1250, FirstPass: 1200}, nil
+		},
+		PortalCheck: func(context.Context) error { return nil }})
+	h.send(running(0, "A1", station.StepFlash, 10), status("A2", station.SlotEmpty))
+	h.deliver(h.m.Init())
+	second := strings.Split(h.screen(), "\n")[1]
+	if !strings.HasSuffix(second, "1/2 running") || !strings.Contains(second, "…") || len([]rune(second)) != 80 {
+		t.Fatalf("narrow header line: %q", second)
+	}
+}
