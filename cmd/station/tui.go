@@ -145,7 +145,7 @@ func demoTUI(cmd *cobra.Command, g *globalFlags, opt sim.Options, o tuiOptions) 
 		return err
 	}
 	defer f.Close()
-	opt.Logger = logger.With("part", "sim")
+	opt.Logger = logger
 	l, err := sim.Start(cmd.Context(), opt)
 	if err != nil {
 		return startError(err)
