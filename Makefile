@@ -49,6 +49,7 @@ bench: build
 	RUNS=$(RUNS) DB=$(DB) scripts/bench.sh
 	scripts/sim-start.sh
 	scripts/cycle.sh
+	scripts/tui-bench.sh
 
 seed-db:
 	$(GO) run ./tools/seeddb -runs $(RUNS) -db $(DB)

@@ -217,8 +217,13 @@ func TestDevicesExitCodes(t *testing.T) {
 }
 
 func TestRunExitCodes(t *testing.T) {
-	stationCmd(t, "run", "--config", "x").want(t, exitUsage, "not implemented yet")
-	stationCmd(t, "run", "--config", "x", "--json").jsonErr(t, exitUsage, "usage")
+	stationCmd(t, "run").want(t, exitUsage, "--config FILE is required")
+	bad := writeConfig(t, "station_id = 3\n", "")
+	stationCmd(t, "run", "--config", bad).want(t, exitUsage, "station.toml:1", "station_id")
+	// The test's stdout is no terminal: the TUI refuses, naming the way out.
+	good := writeConfig(t, minimalConfig, ":00000001FF\n")
+	stationCmd(t, "run", "--config", good).want(t, exitUsage, "needs a terminal", "station batch")
+	stationCmd(t, "run", "--config", good, "--json").jsonErr(t, exitUsage, "usage")
 }
 
 func TestReportExitCodes(t *testing.T) {

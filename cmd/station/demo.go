@@ -14,13 +14,15 @@ import (
 
 func newDemoCmd(g *globalFlags) *cobra.Command {
 	var f simFlags
-	var asJSON bool
+	var asJSON, headless bool
+	var o tuiOptions
 	cmd := &cobra.Command{
-		Use:   "demo [--units N] [--speed X] [--faults SPEC] [--dir DIR]",
+		Use:   "demo [--units N] [--speed X] [--faults SPEC] [--dir DIR] [--headless]",
 		Short: "Virtual line + station in one process: what a newcomer runs first",
 		Long: `The virtual line and the station in one process: what a newcomer runs first. Starts a
-virtual line and provisions every unit on it with the headless engine, printing progress;
-the records land in DIR/station.db.
+virtual line and shows it in the bench TUI (see station run) until you quit with q; the
+records land in DIR/station.db. When stdout is not a terminal, or with --headless or --json,
+it provisions every unit once with the headless engine instead, printing progress.
 
 A DIR used before holds the same units again: that run is a re-test of them.
 
@@ -34,6 +36,9 @@ Faults (--faults SPEC):
 			opt, err := f.options(g, cmd)
 			if err != nil {
 				return err
+			}
+			if !headless && !asJSON && isTerminal(cmd.OutOrStdout()) {
+				return demoTUI(cmd, g, opt, o)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -65,6 +70,8 @@ Faults (--faults SPEC):
 	}
 	f.register(cmd.Flags(), "")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per event on stdout, as batch --json")
+	cmd.Flags().BoolVar(&headless, "headless", false, "no TUI: provision every unit once, printing progress (the default when stdout is not a terminal)")
+	o.register(cmd)
 	cmd.Flags().Lookup("dir").Usage += " (default: $TMPDIR/station-demo)"
 	return cmd
 }

@@ -18,8 +18,9 @@ import (
 
 // line is an engine with everything it was wired to.
 type line struct {
-	engine *station.Engine
-	store  *records.Store
+	engine   *station.Engine
+	store    *records.Store
+	firmware station.Firmware // the checked image, for the TUI's header
 }
 
 func (l *line) Close() {
@@ -77,7 +78,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 		store.Close()
 		return nil, infraErr(err)
 	}
-	return &line{engine: eng, store: store}, nil
+	return &line{engine: eng, store: store, firmware: fw}, nil
 }
 
 // flashVersion asks the flash tool for its version, recorded with every
