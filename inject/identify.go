@@ -28,9 +28,17 @@ const (
 // (AT+CFUN=41), AT%XSIM? is polled until the SIM is initialised, and ICCID
 // (kept raw, trailing F padding included) and IMSI are read; any SIM
 // failure is SIM_NOT_READY.
+//
+// The modem is taken offline (AT+CMEE=1, AT+CFUN=4) before anything is
+// read. A unit being re-tested still holds the bootstrap key of its last
+// run: online, its new firmware attaches and bootstraps with that key while
+// it is identified, stores that bootstrap, and after the station's reset it
+// skips the bootstrap with a server tag the station has just cleared (seen
+// on the virtual line as BOOTSTRAP_NETWORK on every fast retest). IMEI and
+// firmware read fine in CFUN 4; the SIM is powered on its own (CFUN 41).
 func (m *Modem) Identify(ctx context.Context, readSIM bool) (station.Identity, error) {
 	var id station.Identity
-	if err := m.enableCMEE(ctx); err != nil {
+	if err := m.offline(ctx); err != nil {
 		return id, err
 	}
 	imei, err := m.readIMEI(ctx)

@@ -20,11 +20,11 @@ const (
 // fake modem in every dialect and checks the exact command sequence (the
 // §11 golden transcript from AT+CFUN=4 on), the identity and the report.
 func TestIdentifyProvision(t *testing.T) {
-	identify := []string{"AT+CMEE=1", "AT+CGSN", "AT+CGMR", "AT+CGMM", "AT%HWVERSION", "AT%XMODEMUUID", "AT+CGMI",
+	identify := []string{"AT+CMEE=1", "AT+CFUN=4", "AT+CGSN", "AT+CGMR", "AT+CGMM", "AT%HWVERSION", "AT%XMODEMUUID", "AT+CGMI",
 		"AT+CFUN=41", "AT%XSIM?", "AT%XSIM?", "AT%XICCID", "AT+CIMI"}
 	// no "?" in the shell: a wildcard there unless the firmware turned
 	// wildcards off (modem-at.md §8)
-	identifyShell := []string{"AT+CMEE=1", "AT+CGSN", "AT+CGMR", "AT+CGMM", "AT%HWVERSION", "AT%XMODEMUUID", "AT+CGMI",
+	identifyShell := []string{"AT+CMEE=1", "AT+CFUN=4", "AT+CGSN", "AT+CGMR", "AT+CGMM", "AT%HWVERSION", "AT%XMODEMUUID", "AT+CGMI",
 		"AT+CFUN=41", "AT%XICCID", "AT%XICCID", "AT%XICCID", "AT+CIMI"}
 	provision := []string{"AT+CMEE=1", "AT+CFUN=4", "AT%CMNG=3,100,3", "AT%CMNG=3,100,4",
 		`AT%CMNG=0,100,4,"urn:imei:352656100367872"`, `AT%CMNG=0,100,3,"000102030405060708090a0b0c0d0e0f"`,

@@ -28,6 +28,7 @@ screen() { tmux -L "$sock" capture-pane -p -t demo; }
 passes() { screen | grep -o '✔ PASS' | wc -l; }
 # verdicts today, from the header: "today ✔ 4 PASS  ✘ 1 FAIL"
 verdicts() { screen | sed -n 's/.*today ✔ \([0-9]*\) PASS  ✘ \([0-9]*\) FAIL.*/\1 \2/p' | awk '{print $1 + $2}'; }
+todayPass() { screen | sed -n 's/.*today ✔ \([0-9]*\) PASS.*/\1/p'; }
 
 # step WHAT SECONDS CONDITION...: wait until the condition (a shell command)
 # holds, or fail with the screen.
@@ -60,7 +61,9 @@ keys Escape
 step "back on the grid" 10 '[ "$(passes)" -eq 4 ]'
 keys l r
 step "retest of A2 accepted" 10 'screen | grep -q "retest A2: done"'
-step "the retest's verdict, recorded (a fifth today)" 90 '[ "$(verdicts)" = 5 ] && screen | grep -q " 0/4 running"'
+# A retest of a unit that passed must pass again: its new firmware must not
+# bootstrap with the old key while it is identified (inject.Identify).
+step "the retest's verdict, recorded: a fifth PASS today" 90 '[ "$(verdicts)" = 5 ] && [ "$(todayPass)" = 5 ] && screen | grep -q " 0/4 running"'
 screen | sed -n 2p
 keys q
 step "q quits (nothing runs)" 20 '[ -s "$work/exit" ]'
