@@ -13,10 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"nrfline/discover"
 	"nrfline/flash"
 	"nrfline/inject/portal"
 	"nrfline/inject/probe"
-	"nrfline/inject/usb"
 	"nrfline/station"
 )
 
@@ -152,7 +152,7 @@ func checkFlashTool(ctx context.Context, c *checker, cfg *station.Config, logger
 // checkSlots says for each slot whether what identifies it is there now.
 // Absent is not a failure: the station waits for a unit to be plugged in.
 func checkSlots(ctx context.Context, c *checker, cfg *station.Config, logger *slog.Logger) {
-	var devices []usb.Device
+	var devices []discover.Device
 	var listErr error
 	listed := false
 	for _, s := range cfg.SlotList() {
@@ -173,7 +173,7 @@ func checkSlots(ctx context.Context, c *checker, cfg *station.Config, logger *sl
 		default:
 			if !listed {
 				lctx, cancel := context.WithTimeout(ctx, checkTimeout)
-				devices, listErr = usb.Lister{Log: logger}.Devices(lctx)
+				devices, listErr = discover.Lister{Log: logger}.Devices(lctx)
 				cancel()
 				listed = true
 			}
@@ -182,7 +182,7 @@ func checkSlots(ctx context.Context, c *checker, cfg *station.Config, logger *sl
 	}
 }
 
-func checkProbeSlot(c *checker, item, probe string, devices []usb.Device, listErr error) {
+func checkProbeSlot(c *checker, item, probe string, devices []discover.Device, listErr error) {
 	if listErr != nil {
 		c.add(item, checkFail, "cannot list USB devices to find probe %s: %v", probe, listErr)
 		return

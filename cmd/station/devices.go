@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"nrfline/inject/usb"
+	"nrfline/discover"
 )
 
 func newDevicesCmd(g *globalFlags) *cobra.Command {
@@ -36,7 +36,7 @@ ptys and never listed here.`,
 			}
 			lctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			devices, err := usb.Lister{Log: g.logger(cmd.ErrOrStderr())}.Devices(lctx)
+			devices, err := discover.Lister{Log: g.logger(cmd.ErrOrStderr())}.Devices(lctx)
 			if err != nil {
 				return infraErr(err)
 			}
@@ -53,11 +53,11 @@ ptys and never listed here.`,
 }
 
 type deviceView struct {
-	usb.Device
+	discover.Device
 	Slot string `json:"slot,omitempty"`
 }
 
-func printDevicesJSON(w io.Writer, devices []usb.Device, slots map[string]string) error {
+func printDevicesJSON(w io.Writer, devices []discover.Device, slots map[string]string) error {
 	out := make([]deviceView, len(devices))
 	for i, d := range devices {
 		out[i] = deviceView{Device: d, Slot: slots[d.Probe]}
@@ -65,7 +65,7 @@ func printDevicesJSON(w io.Writer, devices []usb.Device, slots map[string]string
 	return writeJSON(w, out)
 }
 
-func printDevices(w io.Writer, devices []usb.Device, slots map[string]string) {
+func printDevices(w io.Writer, devices []discover.Device, slots map[string]string) {
 	if len(devices) == 0 {
 		fmt.Fprintln(w, "no USB serial devices found")
 		return

@@ -7,11 +7,11 @@ import (
 	"os"
 	"time"
 
+	"nrfline/discover"
 	"nrfline/flash"
 	"nrfline/inject"
 	"nrfline/inject/portal"
 	"nrfline/inject/probe"
-	"nrfline/inject/usb"
 	"nrfline/records"
 	"nrfline/station"
 )
@@ -61,7 +61,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 		Logger:  logger,
 		Version: version(),
 		// A slot without a port uses its probe's console VCOM, found on USB.
-		PortFinder: usb.Lister{Log: logger.With("part", "usb")}.ConsolePort,
+		PortFinder: discover.Lister{Log: logger.With("part", "usb")}.ConsolePort,
 	}
 	if v, ok := fl.(interface {
 		Version(context.Context) (string, error)

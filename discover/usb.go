@@ -1,4 +1,4 @@
-// Package usb discovers the debug probes (J-Link OB, Nordic USB) plugged
+// Package discover finds the debug probes (J-Link OB, Nordic USB) plugged
 // into the station and their serial ports.
 //
 // The serial enumerator (go.bug.st/serial/enumerator) lists the ports with
@@ -8,7 +8,7 @@
 // probe serial and says which VCOM carries AT. A unit is identified by its
 // probe serial, or by its USB location when it has none; never by its
 // /dev/ttyACMn name, which changes with plug order.
-package usb
+package discover
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package usb
+package discover
 
 import (
 	"strings"
