@@ -204,30 +204,6 @@ func (d Device) Key() string {
 	}
 }
 
-// Diff compares two listings. A device in cur and not in old arrived, one
-// in old and not in cur left; a device whose ports changed (it
-// re-enumerated) is in both, as it was under left and as it is now under
-// arrived. Both keep the order of their listing.
-func Diff(old, cur []Device) (arrived, left []Device) {
-	was := map[string]Device{}
-	for _, d := range old {
-		was[d.Key()] = d
-	}
-	is := map[string]Device{}
-	for _, d := range cur {
-		is[d.Key()] = d
-		if o, ok := was[d.Key()]; !ok || !slices.Equal(o.Ports, d.Ports) {
-			arrived = append(arrived, d)
-		}
-	}
-	for _, d := range old {
-		if n, ok := is[d.Key()]; !ok || !slices.Equal(n.Ports, d.Ports) {
-			left = append(left, d)
-		}
-	}
-	return arrived, left
-}
-
 // Console returns the device's console/AT port: the port at the board
 // table's index among its ports sorted by interface (VCOM0 = interface 0
 // on an nRF9151 DK). It is PORT_UNAVAILABLE when the device has no such

@@ -228,36 +228,6 @@ func TestProbes(t *testing.T) {
 	}
 }
 
-func TestDiff(t *testing.T) {
-	a := nrf9151("001051202135", "1-1", 0, 2)
-	b := nrf9151("001051202136", "1-2", 0, 2)
-	bMoved := nrf9151("001051202136", "1-3", 0, 2)
-	aRenum := a
-	aRenum.Ports = []Port{{"/dev/ttyACM7", 0, 0}, {"/dev/ttyACM8", 2, 1}}
-	ch340 := Device{VID: "1a86", PID: "7523", USB: "1-6", Ports: []Port{{"/dev/ttyUSB0", 0, 0}}}
-	tests := []struct {
-		name          string
-		old, cur      []Device
-		arrived, left []Device
-	}{
-		{"nothing changed", []Device{a, ch340}, []Device{a, ch340}, nil, nil},
-		{"first listing", nil, []Device{a, b}, []Device{a, b}, nil},
-		{"one plugged in", []Device{a}, []Device{a, b}, []Device{b}, nil},
-		{"one unplugged", []Device{a, b, ch340}, []Device{a, b}, nil, []Device{ch340}},
-		{"moved to another USB port", []Device{a, b}, []Device{a, bMoved}, []Device{bMoved}, []Device{b}},
-		{"re-enumerated with new ttys", []Device{a}, []Device{aRenum}, []Device{aRenum}, []Device{a}},
-		{"all gone", []Device{a, b}, nil, nil, []Device{a, b}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			arrived, left := Diff(tt.old, tt.cur)
-			if !reflect.DeepEqual(arrived, tt.arrived) || !reflect.DeepEqual(left, tt.left) {
-				t.Errorf("Diff = +%v -%v; want +%v -%v", arrived, left, tt.arrived, tt.left)
-			}
-		})
-	}
-}
-
 func TestKey(t *testing.T) {
 	tests := []struct {
 		d    Device

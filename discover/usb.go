@@ -1,10 +1,9 @@
 // Package discover finds the debug probes (J-Link OB, Nordic USB) plugged
 // into the station and their serial ports.
 //
-// The serial enumerator (go.bug.st/serial/enumerator) lists the ports with
-// their USB vendor, product and serial; sysfs adds what it cannot tell: the
-// USB interface number of each port (which VCOM it is) and the physical
-// USB location. Group turns that into devices, Board names the board by its
+// Sysfs (the tty class, and the USB device above each tty) tells each
+// port's USB vendor, product and serial, its USB interface number (which
+// VCOM it is) and the physical USB location. Group turns that into devices, Board names the board by its
 // probe serial and says which VCOM carries AT. A unit is identified by its
 // probe serial, or by its USB location when it has none; never by its
 // /dev/ttyACMn name, which changes with plug order.
@@ -14,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -34,14 +34,15 @@ type Lister struct {
 
 var _ station.Lister = Lister{}
 
-// Devices lists the USB serial devices present now, probes first. An
-// enumeration failure is PORT_UNAVAILABLE with the enumerator's error
-// reachable through errors.As.
+// Devices lists the USB serial devices present now, probes first. The
+// ports are the ttys of <root>/sys/class/tty; a port that goes away while
+// it is read (a unit pulled mid-scan) is left out, it does not fail the
+// listing. An unreadable tty class is PORT_UNAVAILABLE.
 func (l Lister) Devices(ctx context.Context) ([]Device, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list USB devices: %w", err)
 	}
-	details, err := enumerator.GetDetailedPortsList()
+	details, err := l.ttys()
 	if err != nil {
 		return nil, station.Errorf(station.PortUnavailable, err, "enumerate serial ports")
 	}
@@ -50,6 +51,24 @@ func (l Lister) Devices(ctx context.Context) ([]Device, error) {
 		return nil, err
 	}
 	return Group(ports), nil
+}
+
+// ttys lists the tty class devices under the root as the serial
+// enumerator would, with their device node under <root>/dev. The
+// enumerator itself is not used: it reads the real /sys only, and one port
+// vanishing during its scan fails its whole listing, which hot-plug makes
+// an everyday event.
+func (l Lister) ttys() ([]*enumerator.PortDetails, error) {
+	root := l.root()
+	entries, err := os.ReadDir(filepath.Join(root, "sys", "class", "tty"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*enumerator.PortDetails, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, &enumerator.PortDetails{Name: filepath.Join(root, "dev", e.Name())})
+	}
+	return out, nil
 }
 
 // Probes returns the serials of the probes present now, normalised

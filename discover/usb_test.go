@@ -134,8 +134,8 @@ func TestIsProbe(t *testing.T) {
 	}
 }
 
-// TestImports: of ours, usb imports only station; of third parties only
-// the serial enumerator.
+// TestImports: of ours, discover imports only station; of third parties
+// only the serial enumerator's types and x/sys (netlink).
 func TestImports(t *testing.T) {
-	deptest.Check(t, ".", deptest.Rules{Ours: []string{"nrfline/station"}, ThirdParty: []string{"go.bug.st/serial/enumerator"}})
+	deptest.Check(t, ".", deptest.Rules{Ours: []string{"nrfline/station"}, ThirdParty: []string{"go.bug.st/serial/enumerator", "golang.org/x/sys/unix"}})
 }

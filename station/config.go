@@ -141,6 +141,11 @@ type LineConfig struct {
 	// Autostart starts a run when a unit is inserted; false waits for the
 	// operator's Start (scan or inspect first).
 	Autostart bool `toml:"autostart"`
+	// SysfsRoot and UeventSocket point the "usb" discovery at another
+	// sysfs tree and its uevent broadcaster instead of this machine's /sys
+	// and the kernel's netlink: the virtual line's, or a test's.
+	SysfsRoot    string `toml:"sysfs_root,omitempty"`
+	UeventSocket string `toml:"uevent_socket,omitempty"`
 }
 
 // RulesConfig is the [rules] table: the line's policy across runs. Every
@@ -314,6 +319,9 @@ func (c *Config) validate(src []byte) error {
 		oneOf("line.discovery", c.Line.Discovery, "usb", "tool"),
 		oneOf("rules.reprovision", c.Rules.Reprovision, "allow", "warn", "refuse"),
 	}
+	if c.Line.Discovery != "usb" && (c.Line.SysfsRoot != "" || c.Line.UeventSocket != "") {
+		checks = append(checks, bad("line.discovery", "sysfs_root and uevent_socket need discovery = \"usb\""))
+	}
 	if c.Rules.LockAfter < 0 {
 		checks = append(checks, bad("rules.lock_after", "must be 0 (off) or a positive count, got %d", c.Rules.LockAfter))
 	}
@@ -462,6 +470,8 @@ func (c *Config) resolvePaths() {
 	}
 	c.Database = abs(c.Database)
 	c.Firmware.Hex = abs(c.Firmware.Hex)
+	c.Line.SysfsRoot = abs(c.Line.SysfsRoot)
+	c.Line.UeventSocket = abs(c.Line.UeventSocket)
 	if strings.ContainsRune(c.Flash.Path, filepath.Separator) {
 		c.Flash.Path = abs(c.Flash.Path)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"nrfline/discover"
+	"nrfline/station"
 )
 
 func newDevicesCmd(g *globalFlags) *cobra.Command {
@@ -20,23 +23,22 @@ func newDevicesCmd(g *globalFlags) *cobra.Command {
 		Use:   "devices [--json] [--config FILE]",
 		Short: "The probes and ports the station sees on USB, with their slot",
 		Long: `The units the station can see now: probe serial, board, ports (VCOM0 first), physical USB
-location and, with --config, the slot each probe belongs to. Virtual-line units are on
-ptys and never listed here.`,
+location and, with --config, the slot each belongs to (by USB location, probe or port).
+With a virtual line's config (line.sysfs_root) it lists that line's units.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			slots := map[string]string{}
+			var slots []station.Slot
+			lister := discover.Lister{Log: g.logger(cmd.ErrOrStderr())}
 			if cfgPath != "" {
 				cfg, err := loadConfig(cfgPath)
 				if err != nil {
 					return err
 				}
-				for _, s := range cfg.SlotList() {
-					slots[s.Probe] = s.Name
-				}
+				slots, lister.SysRoot = cfg.SlotList(), cfg.Line.SysfsRoot
 			}
 			lctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			devices, err := discover.Lister{Log: g.logger(cmd.ErrOrStderr())}.Devices(lctx)
+			devices, err := lister.Devices(lctx)
 			if err != nil {
 				return infraErr(err)
 			}
@@ -57,15 +59,42 @@ type deviceView struct {
 	Slot string `json:"slot,omitempty"`
 }
 
-func printDevicesJSON(w io.Writer, devices []discover.Device, slots map[string]string) error {
+// slotOf names the slot a device belongs to, matching as the engine does:
+// by USB location, then probe, then port.
+func slotOf(d discover.Device, slots []station.Slot) string {
+	for _, match := range []func(station.Slot) bool{
+		func(s station.Slot) bool { return s.USB != "" && s.USB == d.USB },
+		func(s station.Slot) bool { return s.Probe != "" && s.Probe == d.Probe },
+		func(s station.Slot) bool {
+			return s.Port != "" && slices.ContainsFunc(d.Ports, func(p discover.Port) bool { return samePort(s.Port, p.Path) })
+		},
+	} {
+		for _, s := range slots {
+			if match(s) {
+				return s.Name
+			}
+		}
+	}
+	return ""
+}
+
+// samePort reports whether two paths name one device node (a slot's port
+// may be a stable link to the /dev/ttyACMn sysfs names).
+func samePort(a, b string) bool {
+	ra, errA := filepath.EvalSymlinks(a)
+	rb, errB := filepath.EvalSymlinks(b)
+	return filepath.Clean(a) == filepath.Clean(b) || (errA == nil && errB == nil && ra == rb)
+}
+
+func printDevicesJSON(w io.Writer, devices []discover.Device, slots []station.Slot) error {
 	out := make([]deviceView, len(devices))
 	for i, d := range devices {
-		out[i] = deviceView{Device: d, Slot: slots[d.Probe]}
+		out[i] = deviceView{Device: d, Slot: slotOf(d, slots)}
 	}
 	return writeJSON(w, out)
 }
 
-func printDevices(w io.Writer, devices []discover.Device, slots map[string]string) {
+func printDevices(w io.Writer, devices []discover.Device, slots []station.Slot) {
 	if len(devices) == 0 {
 		fmt.Fprintln(w, "no USB serial devices found")
 		return
@@ -77,7 +106,7 @@ func printDevices(w io.Writer, devices []discover.Device, slots map[string]strin
 		for _, p := range d.Ports {
 			ports = append(ports, fmt.Sprintf("%s (vcom%d)", p.Path, p.VCOM))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", dash(slots[d.Probe]), dash(d.Probe), dash(d.Board), dash(d.USB), strings.Join(ports, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", dash(slotOf(d, slots)), dash(d.Probe), dash(d.Board), dash(d.USB), strings.Join(ports, ", "))
 	}
 	tw.Flush()
 }

@@ -61,7 +61,7 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 		Logger:  logger,
 		Version: version(),
 		// A slot without a port uses its probe's console VCOM, found on USB.
-		PortFinder: discover.Lister{Log: logger.With("part", "usb")}.ConsolePort,
+		PortFinder: discover.Lister{SysRoot: cfg.Line.SysfsRoot, Log: logger.With("part", "usb")}.ConsolePort,
 	}
 	if v, ok := fl.(interface {
 		Version(context.Context) (string, error)
