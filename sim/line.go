@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"nrfline/sim/faketool"
@@ -31,7 +32,13 @@ type Options struct {
 	Shell   bool   // units run the Zephyr shell flavour instead of the AT host
 	Tool    string // "nrfjprog" or "nrfutil": which tool the config names
 	ToolExe string // executable that runs faketool.Dispatch first (the station binary)
-	Logger  *slog.Logger
+	// ByLocation names each slot of the written config by its USB
+	// location and port only, so that any unit plugged there belongs to
+	// it (DK-style units, each with its own J-Link: `sim ctl replace`).
+	// False also names each slot's probe serial, which an engine that
+	// matches slots by probe needs.
+	ByLocation bool
+	Logger     *slog.Logger
 }
 
 // Simulated delays at speed 1 (see also flashctl's timing table).
@@ -43,11 +50,30 @@ const (
 type Line struct {
 	opt     Options
 	dir     string
-	units   []*unit.Unit
 	servers *server.Servers
 	ctl     *flashctl.Server
+	usb     *usbTree
+	control net.Listener // DIR/ctl.sock: plug, unplug, replace
 	config  string
 	lock    *dirLock // released last, in Close
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex // guards places and the units in them
+	place []*place   // index i is unit i+1's place on the fixture
+	imeis map[string]bool
+}
+
+// place is one position of the fixture: a USB port at a fixed location
+// and the unit plugged into it, if any.
+type place struct {
+	index  int
+	loc    string
+	gen    int // 0: the line's original unit; each replacement counts up
+	id     unitIdentity
+	faults Faults
+	unit   *unit.Unit // the last unit plugged here (kept after its unplug)
+	in     bool       // a unit is plugged in
+	plugs  int        // counts plug-ins: tells a unit's unplug from a later one's
 }
 
 // Start brings the line up and writes DIR/station.toml.
@@ -80,14 +106,20 @@ func Start(ctx context.Context, opt Options) (l *Line, err error) {
 	if err != nil {
 		return nil, err
 	}
-	l = &Line{opt: opt, dir: dir, lock: lock}
+	l = &Line{opt: opt, dir: dir, lock: lock, imeis: map[string]bool{}}
 	// started, not l: a failing return sets l to nil before this runs.
 	defer func(started *Line) {
 		if err != nil {
 			started.Close()
 		}
 	}(l)
+	if l.usb, err = newUSBTree(dir, opt.Logger.With("part", "usb")); err != nil {
+		return nil, err
+	}
 	if err := l.startServers(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.startProbes(); err != nil {
 		return nil, err
 	}
 	if err := l.startUnits(); err != nil {
@@ -96,7 +128,7 @@ func Start(ctx context.Context, opt Options) (l *Line, err error) {
 	if err := l.awaitBoot(ctx); err != nil {
 		return nil, err
 	}
-	if err := l.startProbes(); err != nil {
+	if err := l.serveControl(); err != nil {
 		return nil, err
 	}
 	if err := writeFirmware(filepath.Join(dir, "fw", "app.hex"), firmwareSize); err != nil {
@@ -115,7 +147,7 @@ const bootWait = 10 * time.Second
 // reported ready answers AT at once, as the CONTRACT promises a newcomer.
 func (l *Line) awaitBoot(ctx context.Context) error {
 	timeout := time.After(max(bootWait, 2*l.Delay(bootWait)))
-	for i, u := range l.units {
+	for i, u := range l.Units() {
 		select {
 		case <-u.Settled():
 		case <-ctx.Done():
@@ -149,8 +181,8 @@ func (l *Line) startServers(ctx context.Context) error {
 			return server.Fault{Portal500: f.Portal500, PortalSlow: f.PortalSlow, PortalTimeout: f.PortalTimeout, BootstrapReject: f.BootstrapReject}
 		},
 		OnRequest: func(endpoint string) {
-			if i, ok := byEndpoint[endpoint]; ok && l.opt.Faults[i].UnplugAt == "register" && i < len(l.units) {
-				l.units[i].Unplug()
+			if i, ok := byEndpoint[endpoint]; ok && l.opt.Faults[i].UnplugAt == "register" {
+				l.unplugOriginal(i)
 			}
 		},
 	})
@@ -163,35 +195,123 @@ func (l *Line) startServers(ctx context.Context) error {
 
 func (l *Line) startUnits() error {
 	for i := range l.opt.Units {
-		id := newIdentity(l.dir, i+1)
-		f := l.opt.Faults[i]
-		cfg := unit.Config{
-			Index: i + 1, IMEI: id.IMEI, ICCID: id.ICCID, IMSI: id.IMSI, UUID: id.UUID,
-			ModemFW: "mfw_nrf91x1_2.0.2", Model: "nRF9151-LACA", HWVersion: "nRF9151 LACA A0A",
-			Shell:        l.opt.Shell,
-			StatePath:    filepath.Join(l.dir, "units", fmt.Sprintf("unit%d.json", i+1)),
-			Link:         filepath.Join(l.dir, "dev", fmt.Sprintf("unit%d", i+1)),
-			Delay:        l.Delay,
-			BootstrapURI: l.servers.BootstrapURI(),
-			BootstrapTag: 100, ServerTag: 101,
-			Faults: unit.Faults{
-				Silent: f.Silent, Garbage: f.Garbage, CME515: f.CME515, LTENever: f.LTENever,
-				ResetDuringBootstrap: f.ResetDuringBootstrap, UnplugAt: unitUnplug(f.UnplugAt),
-			},
-			Logger: l.opt.Logger.With("unit", i+1),
+		p := &place{index: i + 1, loc: usbLocation(i + 1), id: newIdentity(l.dir, i+1), faults: l.opt.Faults[i]}
+		l.imeis[p.id.IMEI] = true
+		l.place = append(l.place, p)
+		if err := l.plugLocked(p); err != nil {
+			return err
 		}
-		u, err := unit.Start(cfg)
-		if err != nil {
-			return fmt.Errorf("sim unit %d: %w", i+1, err)
-		}
-		l.units = append(l.units, u)
-		if f.StaleServerCreds {
-			if err := l.seedStaleAccount(u, id); err != nil {
+		if p.faults.StaleServerCreds {
+			if err := l.seedStaleAccount(p.unit, p.id); err != nil {
 				return fmt.Errorf("sim unit %d: %w", i+1, err)
 			}
 		}
 	}
 	return nil
+}
+
+// plugLocked plugs the unit of p (its identity, faults and state file) into
+// its place: the unit boots on a new pty, its J-Link appears on the USB
+// tree and to the flash tools (l.mu held, or the line not yet shared).
+func (l *Line) plugLocked(p *place) error {
+	f := p.faults
+	cfg := unit.Config{
+		Index: p.index, IMEI: p.id.IMEI, ICCID: p.id.ICCID, IMSI: p.id.IMSI, UUID: p.id.UUID,
+		ModemFW: "mfw_nrf91x1_2.0.2", Model: "nRF9151-LACA", HWVersion: "nRF9151 LACA A0A",
+		Shell:        l.opt.Shell,
+		StatePath:    l.statePath(p),
+		Link:         filepath.Join(l.dir, "dev", fmt.Sprintf("unit%d", p.index)),
+		Delay:        l.Delay,
+		BootstrapURI: l.servers.BootstrapURI(),
+		BootstrapTag: 100, ServerTag: 101,
+		Faults: unit.Faults{
+			Silent: f.Silent, Garbage: f.Garbage, CME515: f.CME515, LTENever: f.LTENever,
+			ResetDuringBootstrap: f.ResetDuringBootstrap, UnplugAt: unitUnplug(f.UnplugAt),
+		},
+		Logger: l.opt.Logger.With("unit", p.index),
+	}
+	p.plugs++
+	plug := p.plugs
+	cfg.OnUnplug = func() { l.unplugged(p, plug) }
+	u, err := unit.Start(cfg)
+	if err != nil {
+		return fmt.Errorf("sim unit %d: %w", p.index, err)
+	}
+	pty, err := filepath.EvalSymlinks(u.Port())
+	if err == nil {
+		_, err = l.usb.plug(p.loc, p.id.Probe, pty)
+	}
+	if err == nil {
+		err = l.ctl.Plug(p.index, &flashctl.Probe{
+			Serial: p.id.Probe, Port: u.Port(), Unit: probeUnit{Unit: u, reset: func() { l.usb.reenumerate(p.loc) }},
+			Faults: flashctl.Faults{Protected: f.Protected, VerifyError: f.VerifyError, JLinkTransient: f.JLinkTransient,
+				UnplugAtFlash: f.UnplugAt == "flash", UnplugAtBootstrap: f.UnplugAt == "bootstrap"},
+		})
+	}
+	if err != nil {
+		u.Close()
+		l.usb.unplug(p.loc)
+		return fmt.Errorf("sim unit %d: %w", p.index, err)
+	}
+	p.unit, p.in = u, true
+	return nil
+}
+
+func (l *Line) statePath(p *place) string {
+	if p.gen == 0 {
+		return filepath.Join(l.dir, "units", fmt.Sprintf("unit%d.json", p.index))
+	}
+	return filepath.Join(l.dir, "units", fmt.Sprintf("unit%d-r%d.json", p.index, p.gen))
+}
+
+// probeUnit is a unit as its J-Link drives it: a reset of the target also
+// makes the J-Link OB re-enumerate on USB for a moment, which discovery
+// must ride out.
+type probeUnit struct {
+	*unit.Unit
+	reset func()
+}
+
+func (u probeUnit) Reset() {
+	u.Unit.Reset()
+	u.reset()
+}
+
+// unplugged is called once u is unplugged, whatever pulled it: its J-Link
+// leaves the USB tree and the flash tools' listing with it.
+func (l *Line) unplugged(p *place, plug int) {
+	l.mu.Lock()
+	current := p.plugs == plug && p.in
+	if current {
+		p.in = false
+		l.usb.unplug(p.loc)
+	}
+	serial := p.id.Probe
+	l.mu.Unlock()
+	if !current {
+		return
+	}
+	// The probe may be busy with an operation (unplug@flash): it ends
+	// Lost at its next tick; do not hold up the caller meanwhile.
+	l.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		l.ctl.Unplug(ctx, serial)
+	})
+}
+
+// unplugOriginal pulls the line's original unit i (0-based) if it is still
+// plugged in (the unplug@register fault).
+func (l *Line) unplugOriginal(i int) {
+	l.mu.Lock()
+	var u *unit.Unit
+	if i < len(l.place) && l.place[i].gen == 0 && l.place[i].in {
+		u = l.place[i].unit
+	}
+	l.mu.Unlock()
+	if u != nil {
+		u.Unplug()
+	}
 }
 
 // staleAccount is a previous LwM2M server account the unit still holds in
@@ -216,23 +336,16 @@ func unitUnplug(step string) string {
 	return ""
 }
 
+// startProbes starts the J-Link side; the units' probes are plugged in
+// as the units are.
 func (l *Line) startProbes() error {
-	probes := make([]*flashctl.Probe, len(l.units))
-	for i, u := range l.units {
-		f := l.opt.Faults[i]
-		probes[i] = &flashctl.Probe{
-			Serial: newIdentity(l.dir, i+1).Probe, Port: u.Port(), Unit: u,
-			Faults: flashctl.Faults{Protected: f.Protected, VerifyError: f.VerifyError, JLinkTransient: f.JLinkTransient,
-				UnplugAtFlash: f.UnplugAt == "flash", UnplugAtBootstrap: f.UnplugAt == "bootstrap"},
-		}
-	}
 	sock := filepath.Join(l.dir, "control.sock")
 	os.Remove(sock)
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		return fmt.Errorf("sim probe control: %w", err)
 	}
-	l.ctl = flashctl.NewServer(probes, l.Delay, l.opt.Logger.With("part", "probes"))
+	l.ctl = flashctl.NewServer(nil, l.Delay, l.opt.Logger.With("part", "probes"))
 	go l.ctl.ServeListener(ln)
 	exe := l.opt.ToolExe
 	if exe == "" {
@@ -271,10 +384,20 @@ func (l *Line) writeConfig() error {
 	cfg.Portal.Timeout = l.scaled(15*time.Second, 3*time.Second)
 	cfg.Bootstrap.Timeout = l.scaled(180*time.Second, 15*time.Second)
 	cfg.Bootstrap.ServerURI = l.servers.BootstrapURI()
-	for i, u := range l.units {
-		cfg.Slots = append(cfg.Slots, station.SlotConfig{
-			Name: fmt.Sprintf("A%d", i+1), Probe: newIdentity(l.dir, i+1).Probe, Port: u.Port(),
-		})
+	// The units are found as USB devices in the line's own sysfs tree,
+	// announced on its uevent socket: the same discovery code as on a
+	// real fixture.
+	cfg.Line.Discovery = "usb"
+	cfg.Line.SysfsRoot = "."
+	cfg.Line.UeventSocket = ueventSock
+	for _, p := range l.place {
+		// The port is the unit's stable link (like udev's by-path names):
+		// it names the place, whichever unit is plugged in.
+		s := station.SlotConfig{Name: fmt.Sprintf("A%d", p.index), USB: p.loc, Port: p.unit.Port()}
+		if !l.opt.ByLocation {
+			s.Probe = p.id.Probe
+		}
+		cfg.Slots = append(cfg.Slots, s)
 	}
 	out, err := station.MarshalConfig(&cfg)
 	if err != nil {
@@ -292,8 +415,17 @@ func (l *Line) scaled(d, floor time.Duration) station.Duration {
 // ConfigPath is DIR/station.toml.
 func (l *Line) ConfigPath() string { return l.config }
 
-// Units exposes the virtual units (tests inspect their credential stores).
-func (l *Line) Units() []*unit.Unit { return l.units }
+// Units exposes the unit last plugged into each place, in place order,
+// plugged in or not (tests inspect their credential stores).
+func (l *Line) Units() []*unit.Unit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*unit.Unit, len(l.place))
+	for i, p := range l.place {
+		out[i] = p.unit
+	}
+	return out
+}
 
 // Servers exposes the virtual servers (tests inspect registrations).
 func (l *Line) Servers() *server.Servers { return l.servers }
@@ -301,11 +433,20 @@ func (l *Line) Servers() *server.Servers { return l.servers }
 // Close stops everything.
 func (l *Line) Close() error {
 	var errs []error
+	if l.control != nil {
+		l.control.Close()
+	}
 	if l.ctl != nil {
 		l.ctl.Close()
 	}
-	for _, u := range l.units {
-		errs = append(errs, u.Close())
+	for _, u := range l.Units() {
+		if u != nil {
+			errs = append(errs, u.Close())
+		}
+	}
+	l.wg.Wait()
+	if l.usb != nil {
+		l.usb.Close()
 	}
 	if l.servers != nil {
 		errs = append(errs, l.servers.Close())

@@ -88,7 +88,8 @@ and runs until SIGINT/SIGTERM.
 
 --background: start the line as its own process and return once it is ready (its log goes
 to DIR/sim.log); stop it with "station sim stop --dir DIR". A DIR in use by a running line
-is refused, naming its pid.
+is refused, naming its pid. While it runs, "station sim ctl --dir DIR plug|unplug|replace N"
+hot-plugs its units.
 
 Faults (--faults SPEC):
 ` + sim.FaultHelp,
@@ -120,7 +121,7 @@ Faults (--faults SPEC):
 	f.register(cmd.Flags(), "sim-line")
 	cmd.Flags().BoolVar(&background, "background", false, "run the line as its own process; return once it is ready")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the ready line as a JSON object")
-	cmd.AddCommand(newSimStopCmd())
+	cmd.AddCommand(newSimStopCmd(), newSimCtlCmd())
 	return cmd
 }
 

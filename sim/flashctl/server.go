@@ -24,10 +24,12 @@ var _ io.Closer = (*Server)(nil)
 type Server struct {
 	log    *slog.Logger
 	delay  func(time.Duration) time.Duration
-	probes []*probe
-	byKey  map[string]*probe
 	http   *http.Server
 	cancel context.CancelFunc
+
+	mu     sync.RWMutex // guards probes and byKey: Plug replaces entries
+	probes []*probe
+	byKey  map[string]*probe
 }
 
 // probe is the state machine of one virtual J-Link and its chip.
@@ -66,7 +68,9 @@ func NewServer(probes []*Probe, delay func(time.Duration) time.Duration, logger 
 		cancel: cancel,
 	}
 	for i, p := range probes {
-		s.addProbe(i+1, p)
+		if err := s.addProbe(i+1, p); err != nil {
+			panic(err.Error())
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/probes", s.handleProbes)
@@ -79,13 +83,15 @@ func NewServer(probes []*Probe, delay func(time.Duration) time.Duration, logger 
 	return s
 }
 
-func (s *Server) addProbe(id int, p *Probe) {
+// addProbe adds p as probe id, or in place of the probe id had (mu held
+// or not yet shared).
+func (s *Server) addProbe(id int, p *Probe) error {
 	key := NormalizeSerial(p.Serial)
 	if key == "" {
-		panic(fmt.Sprintf("flashctl: probe serial %q is not a non-zero number", p.Serial))
+		return fmt.Errorf("flashctl: probe serial %q is not a non-zero number", p.Serial)
 	}
-	if _, dup := s.byKey[key]; dup {
-		panic(fmt.Sprintf("flashctl: probe serial %q given twice", p.Serial))
+	if old, dup := s.byKey[key]; dup && !(id <= len(s.probes) && s.probes[id-1] == old) {
+		return fmt.Errorf("flashctl: probe serial %q given twice", p.Serial)
 	}
 	st := &probe{
 		cfg:       p,
@@ -95,8 +101,42 @@ func (s *Server) addProbe(id int, p *Probe) {
 		protected: p.Faults.Protected,
 		firmware:  true, // units leave the previous station with some image in flash
 	}
-	s.probes = append(s.probes, st)
+	if id <= len(s.probes) {
+		delete(s.byKey, s.probes[id-1].key)
+		s.probes[id-1] = st
+	} else {
+		s.probes = append(s.probes, st)
+	}
 	s.byKey[key] = st
+	return nil
+}
+
+// Plug puts p in the place of probe id (1-based): a unit plugged back in,
+// or another unit with its own probe in the same place, or (id one past
+// the last place) a new place. The old probe must be unplugged;
+// operations still running on it end Lost. The new probe starts with a
+// fresh state machine.
+func (s *Server) Plug(id int, p *Probe) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id < 1 || id > len(s.probes)+1 {
+		return fmt.Errorf("flashctl: no probe place %d", id)
+	}
+	if id <= len(s.probes) && !s.probes[id-1].gone.Load() {
+		return fmt.Errorf("flashctl: probe place %d is in use (probe %s)", id, s.probes[id-1].cfg.Serial)
+	}
+	if err := s.addProbe(id, p); err != nil {
+		return err
+	}
+	s.log.Info("probe plugged", "probe", p.Serial, "place", id)
+	return nil
+}
+
+// lookup finds a probe by serial (either form).
+func (s *Server) lookup(serial string) *probe {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.byKey[NormalizeSerial(serial)]
 }
 
 // Serve listens on the unix socket socketPath (a stale socket file there is
@@ -117,7 +157,7 @@ func (s *Server) Serve(socketPath string) error {
 // ServeListener serves on ln (for callers that must know the socket is
 // ready before they go on). It returns nil after Close.
 func (s *Server) ServeListener(ln net.Listener) error {
-	s.log.Info("flash control serving", "addr", ln.Addr().String(), "probes", len(s.probes))
+	s.log.Info("flash control serving", "addr", ln.Addr().String(), "probes", len(s.Probes()))
 	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve flash control: %w", err)
 	}
@@ -143,7 +183,7 @@ func (s *Server) Close() error {
 // Unit.Unplug is called by whichever of the two holds the probe first. If
 // ctx ends before that, the running operation makes the call.
 func (s *Server) Unplug(ctx context.Context, serial string) bool {
-	p := s.byKey[NormalizeSerial(serial)]
+	p := s.lookup(serial)
 	if p == nil || p.gone.Swap(true) {
 		return false
 	}
@@ -166,6 +206,8 @@ func (p *probe) unplug() {
 
 // Probes lists the plugged-in probes in configuration order.
 func (s *Server) Probes() []ProbeInfo {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []ProbeInfo
 	for _, p := range s.probes {
 		if p.gone.Load() {
@@ -232,7 +274,7 @@ func (s *Server) run(ctx context.Context, serial string, req Request, emit func(
 	if !s.wait(ctx, StartupTime) {
 		return Result{Outcome: Canceled}
 	}
-	p := s.byKey[NormalizeSerial(serial)]
+	p := s.lookup(serial)
 	if p == nil || p.gone.Load() {
 		return Result{Outcome: NoProbe}
 	}

@@ -324,3 +324,47 @@ func TestNewServerRejectsBadProbes(t *testing.T) {
 		}()
 	}
 }
+
+// TestPlugReplacesProbe: after a unit is replaced in its place by one with
+// its own probe, the tools see the new serial and no longer the old one;
+// a place still in use or unknown is refused.
+func TestPlugReplacesProbe(t *testing.T) {
+	old, repl := &recUnit{}, &recUnit{}
+	s, c, _ := mustServe(t, fastDelay,
+		&Probe{Serial: "001051200001", Port: "/dev/a", Unit: old},
+		&Probe{Serial: "001051200002", Port: "/dev/b", Unit: &recUnit{}})
+	if err := s.Plug(1, &Probe{Serial: "001051201001", Port: "/dev/c", Unit: repl}); err == nil {
+		t.Fatal("Plug over a probe still plugged in: no error")
+	}
+	if !s.Unplug(t.Context(), "1051200001") {
+		t.Fatal("Unplug: probe unknown")
+	}
+	if err := s.Plug(1, &Probe{Serial: "001051200002", Unit: repl}); err == nil {
+		t.Fatal("Plug with the serial of another place: no error")
+	}
+	if err := s.Plug(4, &Probe{Serial: "001051201001", Unit: repl}); err == nil {
+		t.Fatal("Plug into an unknown place: no error")
+	}
+	if err := s.Plug(1, &Probe{Serial: "001051201001", Port: "/dev/c", Unit: repl}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.Probes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != 1 || list[0].Serial != "001051201001" || list[0].Port != "/dev/c" {
+		t.Fatalf("probes after replace: %+v", list)
+	}
+	if res, err := c.Do(t.Context(), "1051200001", Request{Op: OpReset}, nil); err != nil || res.Outcome != NoProbe {
+		t.Errorf("reset on the old probe: %+v, %v", res, err)
+	}
+	if res, err := c.Do(t.Context(), "1051201001", Request{Op: OpReset}, nil); err != nil || res.Outcome != OK {
+		t.Errorf("reset on the new probe: %+v, %v", res, err)
+	}
+	if got := repl.Calls(); !slices.Equal(got, []string{"reset"}) {
+		t.Errorf("new unit saw %q", got)
+	}
+	if got := old.Calls(); !slices.Equal(got, []string{"unplug"}) {
+		t.Errorf("old unit saw %q", got)
+	}
+}

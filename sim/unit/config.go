@@ -61,6 +61,11 @@ type Config struct {
 
 	Faults Faults
 
+	// OnUnplug, if set, is called once after the unit was unplugged,
+	// whatever pulled it (Unplug, an UnplugAt fault), with no lock held:
+	// the line removes its probe and USB device with it.
+	OnUnplug func()
+
 	Logger *slog.Logger // diagnostics only; nil = discard
 }
 

@@ -258,6 +258,9 @@ func (u *Unit) Unplug() {
 		u.log.Warn("unplug: close pty", "err", err)
 	}
 	u.log.Info("unplugged")
+	if u.cfg.OnUnplug != nil {
+		u.cfg.OnUnplug()
+	}
 }
 
 // Credentials returns type → content stored under tag (a test helper).
