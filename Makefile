@@ -50,6 +50,8 @@ bench: build
 	scripts/sim-start.sh
 	scripts/cycle.sh
 	scripts/tui-bench.sh
+	@echo "insertion -> Attached (usb discovery on the virtual line, 100 plug events):"
+	$(GO) test ./linetest -run '^$$' -bench PlugToAttached -benchtime 1x | grep Benchmark
 
 seed-db:
 	$(GO) run ./tools/seeddb -runs $(RUNS) -db $(DB)
@@ -57,6 +59,7 @@ seed-db:
 fuzz:
 	$(GO) test ./flash -run '^$$' -fuzz FuzzParseHex -fuzztime 30s
 	$(GO) test ./inject/at -run '^$$' -fuzz FuzzLineParser -fuzztime 30s
+	$(GO) test ./discover -run '^$$' -fuzz FuzzParseUevent -fuzztime 30s
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
