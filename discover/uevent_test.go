@@ -2,6 +2,7 @@ package discover
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"nrfline/station"
 )
 
 // ttyAdd is the message Linux 6.x sends when a J-Link OB's VCOM0 appears.
@@ -133,5 +136,49 @@ func TestNetlinkReceivesKernelUevent(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// TestNetlinkWakesRescan: with the kernel's uevents as the source, a real
+// kernel event about a tty makes the watcher rescan at once (the poll is
+// an hour away). Skipped where the kernel delivers no uevents here.
+func TestNetlinkWakesRescan(t *testing.T) {
+	conn, err := openNetlink()
+	if err != nil {
+		t.Skipf("netlink uevent socket unavailable here: %v", err)
+	}
+	witness, err := openNetlink()
+	if err != nil {
+		conn.Close()
+		t.Skipf("netlink uevent socket unavailable here: %v", err)
+	}
+	defer witness.Close()
+	scans := make(chan struct{}, 16)
+	scan := func(context.Context) ([]station.Device, error) {
+		scans <- struct{}{}
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ch, err := watch(ctx, scan, conn, Options{Poll: time.Hour}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-scans // the initial listing
+	if err := os.WriteFile("/sys/class/tty/tty0/uevent", []byte("change"), 0); err != nil {
+		t.Skipf("cannot trigger a kernel uevent: %v", err)
+	}
+	select {
+	case <-scans:
+	case <-time.After(2 * time.Second):
+		w := witness.(*os.File)
+		w.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		if _, err := w.Read(make([]byte, 64<<10)); err != nil {
+			t.Skipf("the kernel delivered no uevent to this namespace: %v", err)
+		}
+		t.Fatal("a kernel tty uevent arrived but the watcher did not rescan")
+	}
+	cancel()
+	for range ch {
 	}
 }

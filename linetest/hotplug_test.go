@@ -305,3 +305,52 @@ func readIMEI(t *testing.T, path string) string {
 	t.Fatalf("%s: no IMEI in %q", path, got)
 	return ""
 }
+
+// TestUnplugMidFlashEndsUnitUnplugged: a unit pulled out with `sim ctl
+// unplug` while it is being programmed ends FAIL UNIT_UNPLUGGED at the
+// flash step, as the unplug@flash fault does, and its neighbour still
+// passes.
+func TestUnplugMidFlashEndsUnitUnplugged(t *testing.T) {
+	l := startLine(t, lineSpec{units: 2, speed: 2})
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, stationBin, "batch", "--config", l.config, "--once", "--json")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(stdout)
+	verdicts := map[string]station.Verdict{}
+	pulled := false
+	for {
+		var ev station.Event
+		if err := dec.Decode(&ev); err != nil {
+			break
+		}
+		if !pulled && ev.Kind == station.StepProgress && ev.Slot == "A1" && ev.Step == station.StepFlash && ev.Percent >= 20 {
+			out, code := exec.Command(stationBin, "sim", "ctl", "--dir", l.dir, "unplug", "1").CombinedOutput()
+			if code != nil {
+				t.Fatalf("sim ctl unplug 1: %v %s", code, out)
+			}
+			pulled = true
+		}
+		if ev.Kind == station.VerdictReached {
+			verdicts[ev.Slot] = *ev.Verdict
+		}
+	}
+	cmd.Wait()
+	if !pulled {
+		t.Fatalf("never saw A1 flashing\nstderr:\n%s", stderr.String())
+	}
+	if v := verdicts["A1"]; v.Outcome != station.Fail || v.Code != station.UnitUnplugged || v.Step != station.StepFlash {
+		t.Errorf("A1 pulled mid-flash: %+v", v)
+	}
+	if v := verdicts["A2"]; v.Outcome != station.Pass {
+		t.Errorf("A2: %+v\nstderr:\n%s", v, stderr.String())
+	}
+}
