@@ -18,6 +18,10 @@ const (
 	// DefaultPoll is the rescan interval where no uevents arrive (no
 	// netlink, or the "tool" discovery).
 	DefaultPoll = time.Second
+	// DefaultToolDebounce is the "tool" discovery's debounce: a probe
+	// listing through the flash tool misses a J-Link that another process
+	// holds, so one listing without it is no removal.
+	DefaultToolDebounce = 3 * time.Second
 	// safetyRescan rescans even with uevents flowing, in case one was lost
 	// without the socket saying so.
 	safetyRescan = 30 * time.Second
@@ -116,8 +120,12 @@ type Tool struct {
 
 var _ station.Discovery = (*Tool)(nil)
 
-// NewTool returns the "tool" discovery over list.
+// NewTool returns the "tool" discovery over list. Its debounce defaults
+// to DefaultToolDebounce.
 func NewTool(list func(context.Context) ([]string, error), opt Options) *Tool {
+	if opt.Debounce <= 0 {
+		opt.Debounce = DefaultToolDebounce
+	}
 	return &Tool{list: list, opt: opt.withDefaults()}
 }
 

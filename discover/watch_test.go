@@ -259,7 +259,7 @@ func TestFromConfig(t *testing.T) {
 	if d, err := FromConfig(station.LineConfig{Discovery: "usb", SysfsRoot: "/x"}, nil, nil); err != nil || d.(*USB).sysRoot != "/x" {
 		t.Errorf("usb: %#v, %v", d, err)
 	}
-	if d, err := FromConfig(station.LineConfig{Discovery: "tool"}, list, nil); err != nil || d.(*Tool) == nil {
+	if d, err := FromConfig(station.LineConfig{Discovery: "tool"}, list, nil); err != nil || d.(*Tool).opt.Debounce != DefaultToolDebounce {
 		t.Errorf("tool: %#v, %v", d, err)
 	}
 	if _, err := FromConfig(station.LineConfig{Discovery: "tool"}, nil, nil); err == nil {

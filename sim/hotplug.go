@@ -24,8 +24,9 @@ const (
 	VerbReplace = "replace" // pull it out (if in) and plug a new unit in its place
 )
 
-// controlSock is the line's hot-plug control socket in DIR.
-const controlSock = "ctl.sock"
+// controlSock is the line's hot-plug control socket in DIR (control.sock
+// is the fake flash tools').
+const controlSock = "hotplug.sock"
 
 // Unplug pulls unit n (1-based place) out: its pty closes (a run in
 // flight sees the port go away), its J-Link leaves the USB tree and the
@@ -126,7 +127,7 @@ func (l *Line) placeOf(n int) (*place, error) {
 // 0010512GGNNN (GG replacements, NNN the place).
 const maxReplacements = 99
 
-// serveControl answers `station sim ctl` on DIR/ctl.sock: one request
+// serveControl answers `station sim ctl` on DIR/hotplug.sock: one request
 // line "VERB N", one answer line "ok TEXT" or "error TEXT".
 func (l *Line) serveControl() error {
 	sock := filepath.Join(l.dir, controlSock)

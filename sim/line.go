@@ -53,7 +53,7 @@ type Line struct {
 	servers *server.Servers
 	ctl     *flashctl.Server
 	usb     *usbTree
-	control net.Listener // DIR/ctl.sock: plug, unplug, replace
+	control net.Listener // DIR/hotplug.sock: plug, unplug, replace
 	config  string
 	lock    *dirLock // released last, in Close
 	wg      sync.WaitGroup
