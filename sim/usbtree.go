@@ -69,6 +69,13 @@ func usbLocation(index int) string { return fmt.Sprintf("%s.%d", usbHub, index) 
 // newUSBTree creates the tree's skeleton under root and starts the uevent
 // broadcaster.
 func newUSBTree(root string, log *slog.Logger) (*usbTree, error) {
+	// A line killed before it could clean up left its devices behind.
+	stale, _ := filepath.Glob(filepath.Join(root, "dev", "ttyACM*"))
+	for _, p := range append(stale, filepath.Join(root, "sys")) {
+		if err := os.RemoveAll(p); err != nil {
+			return nil, fmt.Errorf("sim usb tree: %w", err)
+		}
+	}
 	for _, d := range []string{"sys/class/tty", "sys/bus/usb/devices", usbBusDir, "dev"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return nil, fmt.Errorf("sim usb tree: %w", err)
@@ -105,9 +112,14 @@ func (t *usbTree) accept() {
 	}
 }
 
-// Close stops the broadcaster; the tree stays on disk.
+// Close unplugs every device (the config's sysfs_root must not show
+// units of a line that is gone) and stops the broadcaster.
 func (t *usbTree) Close() {
 	t.mu.Lock()
+	for loc, d := range t.devices {
+		t.removeLocked(d)
+		delete(t.devices, loc)
+	}
 	t.closed = true
 	for _, c := range t.subs {
 		c.Close()
