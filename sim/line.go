@@ -58,9 +58,10 @@ type Line struct {
 	lock    *dirLock // released last, in Close
 	wg      sync.WaitGroup
 
-	mu    sync.Mutex // guards places and the units in them
-	place []*place   // index i is unit i+1's place on the fixture
-	imeis map[string]bool
+	mu      sync.Mutex // guards places and the units in them
+	place   []*place   // index i is unit i+1's place on the fixture
+	imeis   map[string]bool
+	closing bool // Close began: no more plugging
 }
 
 // place is one position of the fixture: a USB port at a fixed location
@@ -214,6 +215,9 @@ func (l *Line) startUnits() error {
 // its place: the unit boots on a new pty, its J-Link appears on the USB
 // tree and to the flash tools (l.mu held, or the line not yet shared).
 func (l *Line) plugLocked(p *place) error {
+	if l.closing {
+		return errors.New("the line is shutting down")
+	}
 	f := p.faults
 	cfg := unit.Config{
 		Index: p.index, IMEI: p.id.IMEI, ICCID: p.id.ICCID, IMSI: p.id.IMSI, UUID: p.id.UUID,
@@ -286,9 +290,9 @@ func (l *Line) unplugged(p *place, plug int) {
 		p.in = false
 		l.usb.unplug(p.loc)
 	}
-	serial := p.id.Probe
+	serial, closing := p.id.Probe, l.closing
 	l.mu.Unlock()
-	if !current {
+	if !current || closing {
 		return
 	}
 	// The probe may be busy with an operation (unplug@flash): it ends
@@ -433,6 +437,9 @@ func (l *Line) Servers() *server.Servers { return l.servers }
 // Close stops everything.
 func (l *Line) Close() error {
 	var errs []error
+	l.mu.Lock()
+	l.closing = true
+	l.mu.Unlock()
 	if l.control != nil {
 		l.control.Close()
 	}
