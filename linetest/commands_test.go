@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"nrfline/discover"
 	"nrfline/flash"
 	"nrfline/inject"
 	"nrfline/inject/portal"
@@ -62,8 +63,14 @@ func startLive(t *testing.T, l *virtualLine, edit func(*station.Config)) *liveLi
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The line's units are found as on a real fixture: the usb discovery
+	// over the sysfs tree and uevents the virtual line keeps.
+	disc, err := discover.FromConfig(cfg.Line, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e, err := station.New(station.Options{Config: cfg, Firmware: fw, Flasher: fl, Portal: p, Recorder: store,
-		History: store, Modems: inject.Opener(cfg.Modem, log)})
+		History: store, Modems: inject.Opener(cfg.Modem, log), Discovery: disc})
 	if err != nil {
 		t.Fatal(err)
 	}

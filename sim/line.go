@@ -32,13 +32,7 @@ type Options struct {
 	Shell   bool   // units run the Zephyr shell flavour instead of the AT host
 	Tool    string // "nrfjprog" or "nrfutil": which tool the config names
 	ToolExe string // executable that runs faketool.Dispatch first (the station binary)
-	// ByLocation names each slot of the written config by its USB
-	// location and port only, so that any unit plugged there belongs to
-	// it (DK-style units, each with its own J-Link: `sim ctl replace`).
-	// False also names each slot's probe serial, which an engine that
-	// matches slots by probe needs.
-	ByLocation bool
-	Logger     *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Simulated delays at speed 1 (see also flashctl's timing table).
@@ -397,11 +391,10 @@ func (l *Line) writeConfig() error {
 	for _, p := range l.place {
 		// The port is the unit's stable link (like udev's by-path names):
 		// it names the place, whichever unit is plugged in.
-		s := station.SlotConfig{Name: fmt.Sprintf("A%d", p.index), USB: p.loc, Port: p.unit.Port()}
-		if !l.opt.ByLocation {
-			s.Probe = p.id.Probe
-		}
-		cfg.Slots = append(cfg.Slots, s)
+		// No probe: any unit plugged in there belongs to the slot, as on a
+		// line of DK-style units that each bring their own J-Link
+		// (`sim ctl replace`); the run records the probe it found.
+		cfg.Slots = append(cfg.Slots, station.SlotConfig{Name: fmt.Sprintf("A%d", p.index), USB: p.loc, Port: p.unit.Port()})
 	}
 	out, err := station.MarshalConfig(&cfg)
 	if err != nil {

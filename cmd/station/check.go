@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,7 +166,7 @@ func checkSlots(ctx context.Context, c *checker, cfg *station.Config, logger *sl
 				c.add(item, checkWait, "port %s not present now; the station waits for it (hot-plug)", s.Port)
 			}
 		case s.USB != "":
-			if _, err := os.Stat(filepath.Join("/sys/bus/usb/devices", s.USB)); err == nil {
+			if _, err := os.Stat(filepath.Join(cmp.Or(cfg.Line.SysfsRoot, "/"), "sys/bus/usb/devices", s.USB)); err == nil {
 				c.add(item, checkOK, "USB location %s occupied", s.USB)
 			} else {
 				c.add(item, checkWait, "nothing at USB location %s now; the station waits for a probe there (hot-plug)", s.USB)
@@ -173,7 +174,7 @@ func checkSlots(ctx context.Context, c *checker, cfg *station.Config, logger *sl
 		default:
 			if !listed {
 				lctx, cancel := context.WithTimeout(ctx, checkTimeout)
-				devices, listErr = discover.Lister{Log: logger}.Devices(lctx)
+				devices, listErr = discover.Lister{SysRoot: cfg.Line.SysfsRoot, Log: logger}.Devices(lctx)
 				cancel()
 				listed = true
 			}

@@ -68,10 +68,17 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 	}); ok {
 		opt.FlashVersion = flashVersion(ctx, v.Version, logger)
 	}
+	// Units are found as [line] discovery says: USB hot-plug (sysfs and
+	// uevents), or the flash tool's probe listing.
+	var toolList func(context.Context) ([]string, error)
 	if l, ok := fl.(interface {
 		List(context.Context) ([]string, error)
 	}); ok {
-		opt.Lister = probeLister(l.List)
+		toolList = l.List
+	}
+	if opt.Discovery, err = discover.FromConfig(cfg.Line, toolList, logger.With("part", "discover")); err != nil {
+		store.Close()
+		return nil, configErr(err)
 	}
 	eng, err := station.New(opt)
 	if err != nil {
@@ -94,8 +101,3 @@ func flashVersion(ctx context.Context, version func(context.Context) (string, er
 	}
 	return s
 }
-
-// probeLister adapts a flash tool's probe listing to station.Lister.
-type probeLister func(context.Context) ([]string, error)
-
-func (f probeLister) Probes(ctx context.Context) ([]string, error) { return f(ctx) }
