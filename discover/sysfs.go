@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // readSysfs reads what the sysfs tree under root tells about the tty name
@@ -18,23 +19,81 @@ import (
 // UART, a virtual console) comes back with IsUSB false and no error.
 // Path is left empty.
 func readSysfs(root, name string) (PortInfo, error) {
+	return readSysfsCached(root, name, nil)
+}
+
+// portCache keeps what sysfs told about each USB tty between rescans: a
+// rescan on every uevent burst must stay cheap on a 64-unit fixture. An
+// entry is reused while the tty's class link names the same directory and
+// its USB device's devnum is the same (the kernel gives every enumeration
+// a new one); a device without devnum is never cached. The caller holds
+// mu for a whole listing; entries of ttys the listing did not see go.
+type portCache struct {
+	mu   sync.Mutex
+	last map[string]cachedPort
+	next map[string]cachedPort
+}
+
+type cachedPort struct {
+	class, usbDev, devnum string
+	info                  PortInfo
+}
+
+func (c *portCache) begin() { c.next = map[string]cachedPort{} }
+func (c *portCache) end()   { c.last, c.next = c.next, nil }
+
+// readSysfsCached is readSysfs, answered from c where it still holds.
+func readSysfsCached(root, name string, c *portCache) (PortInfo, error) {
 	info := PortInfo{Interface: -1}
 	if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
 		return info, fmt.Errorf("read sysfs: bad tty name %q", name)
 	}
-	link := filepath.Join(root, "sys", "class", "tty", name, "device")
-	dev, err := filepath.EvalSymlinks(link)
+	class, err := resolveLink(filepath.Join(root, "sys", "class", "tty", name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return info, nil
 	}
 	if err != nil {
-		return info, fmt.Errorf("read sysfs: resolve %s: %w", link, err)
+		return info, fmt.Errorf("read sysfs: %w", err)
+	}
+	if e, ok := c.lookup(name, class); ok {
+		return e, nil
+	}
+	dev, err := resolveLink(filepath.Join(class, "device"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return info, nil
+	}
+	if err != nil {
+		return info, fmt.Errorf("read sysfs: %w", err)
 	}
 	usbDev, iface, err := findUSBDevice(dev)
 	if err != nil || usbDev == "" {
 		return info, err
 	}
-	return readUSBDevice(usbDev, iface)
+	// devnum before the rest: a device replaced meanwhile leaves an
+	// entry that the next rescan finds stale.
+	devnum, _ := readAttr(usbDev, "devnum")
+	info, err = readUSBDevice(usbDev, iface)
+	if err == nil && c != nil && devnum != "" {
+		c.next[name] = cachedPort{class: class, usbDev: usbDev, devnum: devnum, info: info}
+	}
+	return info, err
+}
+
+// lookup returns the cached port of name if its class directory is still
+// class and its device's devnum unchanged (c may be nil).
+func (c *portCache) lookup(name, class string) (PortInfo, bool) {
+	if c == nil {
+		return PortInfo{}, false
+	}
+	e, ok := c.last[name]
+	if !ok || e.class != class {
+		return PortInfo{}, false
+	}
+	if n, err := readAttr(e.usbDev, "devnum"); err != nil || n != e.devnum {
+		return PortInfo{}, false
+	}
+	c.next[name] = e
+	return e.info, true
 }
 
 // findUSBDevice finds the USB device and interface directories of a tty
@@ -43,13 +102,12 @@ func readSysfs(root, name string) (PortInfo, error) {
 // parent; a usb-serial tty's device (FTDI, CP210x, CH340) is a port below
 // the interface. Any other subsystem is not USB: usbDev is "".
 func findUSBDevice(dev string) (usbDev, iface string, err error) {
-	link := filepath.Join(dev, "subsystem")
-	sub, err := filepath.EvalSymlinks(link)
+	sub, err := resolveLink(filepath.Join(dev, "subsystem"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", "", nil
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("read sysfs: resolve %s: %w", link, err)
+		return "", "", fmt.Errorf("read sysfs: %w", err)
 	}
 	switch filepath.Base(sub) {
 	case "usb":
@@ -63,6 +121,26 @@ func findUSBDevice(dev string) (usbDev, iface string, err error) {
 		return iface, "", nil // bound to the device itself, not an interface
 	}
 	return filepath.Dir(iface), iface, nil
+}
+
+// resolveLink resolves the sysfs link at p to the directory it names. Its
+// links are relative and point at real directories, so one readlink and a
+// lexical join do (p's own directory must be a real one); anything else
+// takes the full walk. Every rescan resolves three links per tty: the
+// walk's lstat of every path component made a 64-unit rescan cost 15 ms.
+func resolveLink(p string) (string, error) {
+	t, err := os.Readlink(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("resolve %s: %w", p, err)
+	}
+	if err != nil || filepath.IsAbs(t) {
+		r, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", p, err)
+		}
+		return r, nil
+	}
+	return filepath.Join(filepath.Dir(p), t), nil
 }
 
 // readUSBDevice reads the identity of the USB device at dir and the

@@ -30,6 +30,8 @@ type Lister struct {
 	SysRoot string
 	// Log receives diagnostics (discarded when nil).
 	Log *slog.Logger
+
+	cache *portCache // optional: sysfs answers kept between listings
 }
 
 var _ station.Lister = Lister{}
@@ -45,6 +47,12 @@ func (l Lister) Devices(ctx context.Context) ([]Device, error) {
 	details, err := l.ttys()
 	if err != nil {
 		return nil, station.Errorf(station.PortUnavailable, err, "enumerate serial ports")
+	}
+	if l.cache != nil {
+		l.cache.mu.Lock()
+		defer l.cache.mu.Unlock()
+		l.cache.begin()
+		defer l.cache.end()
 	}
 	ports, err := l.ports(ctx, details)
 	if err != nil {
@@ -125,7 +133,7 @@ func (l Lister) port(root string, d *enumerator.PortDetails) PortInfo {
 		Path: d.Name, IsUSB: d.IsUSB, Interface: -1,
 		VID: strings.ToLower(d.VID), PID: strings.ToLower(d.PID), Serial: d.SerialNumber,
 	}
-	s, err := readSysfs(root, filepath.Base(d.Name))
+	s, err := readSysfsCached(root, filepath.Base(d.Name), l.cache)
 	if err != nil {
 		l.log().Debug("sysfs unreadable", "port", d.Name, "err", err)
 		return p

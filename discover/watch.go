@@ -65,6 +65,7 @@ type USB struct {
 	sysRoot string
 	socket  string
 	opt     Options
+	cache   portCache
 }
 
 var _ station.Discovery = (*USB)(nil)
@@ -80,7 +81,7 @@ func NewUSB(sysRoot, ueventSocket string, opt Options) *USB {
 
 // Scan lists the probes present now.
 func (u *USB) Scan(ctx context.Context) ([]station.Device, error) {
-	devs, err := Lister{SysRoot: u.sysRoot, Log: u.opt.Log}.Devices(ctx)
+	devs, err := Lister{SysRoot: u.sysRoot, Log: u.opt.Log, cache: &u.cache}.Devices(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package discover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -267,5 +268,66 @@ func TestFromConfig(t *testing.T) {
 	}
 	if _, err := FromConfig(station.LineConfig{Discovery: "bluetooth"}, list, nil); err == nil {
 		t.Error("unknown discovery: no error")
+	}
+}
+
+// BenchmarkUSBScan64 is one rescan of a 64-unit fixture: what every
+// uevent burst costs the station.
+func BenchmarkUSBScan64(b *testing.B) {
+	f := newFakeSys(b)
+	for i := range 64 {
+		attrs := jlinkAttrs(fmt.Sprintf("0010512%05d", i+1))
+		attrs["devnum"] = fmt.Sprintf("%d\n", i+2)
+		f.acm(f.usbDevice(fmt.Sprintf("1-1.%d", i+1), attrs), 0, fmt.Sprintf("ttyACM%d", i))
+	}
+	u := NewUSB(f.root, "", Options{})
+	for b.Loop() {
+		devs, err := u.Scan(b.Context())
+		if err != nil || len(devs) != 64 {
+			b.Fatalf("%d devices, %v", len(devs), err)
+		}
+	}
+}
+
+// TestScanCacheSeesReplacement: the rescan cache must not outlive the
+// device: a new unit at the same USB location, on the same tty name, is
+// read afresh (the kernel gave it a new devnum).
+func TestScanCacheSeesReplacement(t *testing.T) {
+	f := newFakeSys(t)
+	plug := func(serial, devnum string) {
+		attrs := jlinkAttrs(serial)
+		attrs["devnum"] = devnum + "\n"
+		f.acm(f.usbDevice("1-1.1", attrs), 0, "ttyACM0")
+	}
+	u := NewUSB(f.root, "", Options{})
+	probes := func() []string {
+		devs, err := u.Scan(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range devs {
+			out = append(out, d.Probe)
+		}
+		return out
+	}
+	plug("001051200001", "5")
+	for range 2 { // the second listing comes from the cache
+		if got := probes(); !reflect.DeepEqual(got, []string{"1051200001"}) {
+			t.Fatalf("probes %q", got)
+		}
+	}
+	f.unplug("1-1.1", "ttyACM0")
+	if got := probes(); len(got) != 0 {
+		t.Fatalf("after unplug: %q", got)
+	}
+	plug("001051200002", "6")
+	if got := probes(); !reflect.DeepEqual(got, []string{"1051200002"}) {
+		t.Fatalf("after replacement: %q", got)
+	}
+	f.unplug("1-1.1", "ttyACM0")
+	plug("001051200003", "7")
+	if got := probes(); !reflect.DeepEqual(got, []string{"1051200003"}) {
+		t.Fatalf("after a replacement the cache still held: %q", got)
 	}
 }
