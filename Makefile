@@ -52,6 +52,9 @@ bench: build
 	scripts/tui-bench.sh
 	@echo "insertion -> Attached (usb discovery on the virtual line, 100 plug events):"
 	$(GO) test ./linetest -run '^$$' -bench PlugToAttached -benchtime 1x | grep Benchmark
+	@echo "insertion -> first step started (the whole station, 100 plug events; target p95 <= 300 ms):"
+	$(GO) test ./linetest -run '^$$' -bench PlugToFirstStep -benchtime 1x | grep Benchmark
+	scripts/line-bench.sh
 
 seed-db:
 	$(GO) run ./tools/seeddb -runs $(RUNS) -db $(DB)

@@ -78,3 +78,49 @@ func waitEvent(b *testing.B, ch <-chan station.DeviceEvent, attached bool) {
 		b.Fatalf("no device event (attached=%v) within 5 s", attached)
 	}
 }
+
+// BenchmarkPlugToFirstStep measures "insertion → first step started" for
+// the whole station: from plugging a unit into the virtual line to the
+// engine's step_started event of its run, through the usb discovery and
+// the line's actor, over 100 insertions (the target: p95 ≤ 300 ms).
+// The engine runs in this process with the real parts; each unit is pulled
+// again as soon as its run started (the run ends UNIT_UNPLUGGED).
+//
+//	go test ./linetest -run '^$' -bench PlugToFirstStep -benchtime 1x
+func BenchmarkPlugToFirstStep(b *testing.B) {
+	l := startLine(b, lineSpec{units: 4})
+	ll := startLive(b, l, func(c *station.Config) { c.Line.Autostart = true })
+	slots := []string{"A1", "A2", "A3", "A4"}
+	for _, s := range slots {
+		ll.waitFor(s, station.SlotDone)
+	}
+	sub := ll.e.Subscribe(1<<16, station.Lossless)
+	defer sub.Close()
+	var took []time.Duration
+	for b.Loop() {
+		took = took[:0]
+		for i := range plugEvents {
+			unit, slot := i%4+1, slots[i%4]
+			if _, err := l.Unplug(unit); err != nil {
+				b.Fatal(err)
+			}
+			ll.waitFor(slot, station.SlotEmpty)
+			start := time.Now()
+			if _, err := l.Plug(unit); err != nil {
+				b.Fatal(err)
+			}
+			for ev := range sub.C {
+				if ev.Kind == station.StepStarted && ev.Slot == slot {
+					took = append(took, time.Since(start))
+					break
+				}
+			}
+		}
+	}
+	slices.Sort(took)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(took[len(took)/2]), "p50-ms")
+	b.ReportMetric(ms(took[len(took)*95/100]), "p95-ms")
+	b.ReportMetric(ms(took[len(took)-1]), "max-ms")
+	b.ReportMetric(0, "ns/op")
+}

@@ -24,7 +24,7 @@ import (
 // real SQLite file — what `station run` drives from its keys.
 
 type liveLine struct {
-	t     *testing.T
+	t     testing.TB
 	e     *station.Engine
 	store *records.Store
 	ctx   context.Context
@@ -36,7 +36,7 @@ type liveLine struct {
 	runs   map[string][]station.Event // events by run
 }
 
-func startLive(t *testing.T, l *virtualLine, edit func(*station.Config)) *liveLine {
+func startLive(t testing.TB, l *virtualLine, edit func(*station.Config)) *liveLine {
 	t.Helper()
 	cfg, err := station.LoadConfig(l.config)
 	if err != nil {

@@ -59,7 +59,7 @@ type virtualLine struct {
 // lineSpeed is the virtual line's time scale unless a test asks for another.
 const lineSpeed = 20
 
-func startLine(t *testing.T, spec lineSpec) *virtualLine {
+func startLine(t testing.TB, spec lineSpec) *virtualLine {
 	t.Helper()
 	if spec.speed == 0 {
 		spec.speed = lineSpeed
