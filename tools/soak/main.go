@@ -58,6 +58,7 @@ type config struct {
 	killRate    float64
 	epochRounds int
 	seed        uint64
+	until       time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&c.faultRate, "faults", 0.05, "share of units given a fault")
 	fs.Float64Var(&c.killRate, "kills", 0.1, "share of rounds whose station is SIGKILLed")
 	fs.IntVar(&c.epochRounds, "epoch", 4, "rounds between fault draws (the line restarts)")
+	fs.DurationVar(&c.until, "until", 0, "stop starting rounds after this long (0: when -units is reached); the checks still run")
 	fs.Uint64Var(&c.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -94,11 +96,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		firstOfEpoch: map[string]bool{}, afterKill: map[string]bool{}, faultRuns: map[string]int{}}
 	fmt.Fprintf(stdout, "soak: %d units, %d slots, speed %g, faults %.0f%%, kills %.0f%% of rounds, seed %d, dir %s\n",
 		c.units, c.slots, c.speed, 100*c.faultRate, 100*c.killRate, c.seed, c.dir)
-	if err := s.drive(ctx); err != nil {
+	// SIGINT stops starting rounds; the checks still run.
+	if err := s.drive(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "soak:", err)
 		return 1
 	}
-	ok := s.check(ctx)
+	ok := s.check(context.Background())
 	if ok && !keep {
 		os.RemoveAll(c.dir)
 	}
@@ -160,7 +163,15 @@ type soak struct {
 
 // more says whether another round is due: too few verdicts yet, or the
 // last round was killed (the next start closes its runs as ABORTED).
-func (s *soak) more() bool { return s.verdicts < s.c.units || s.lastKilled }
+func (s *soak) more() bool {
+	if s.lastKilled {
+		return true
+	}
+	if s.c.until > 0 && time.Since(s.started) > s.c.until {
+		return false
+	}
+	return s.verdicts < s.c.units
+}
 
 // drive runs epochs until enough units reached a verdict.
 func (s *soak) drive(ctx context.Context) error {
@@ -169,7 +180,7 @@ func (s *soak) drive(ctx context.Context) error {
 		if err := s.epoch(ctx, epoch); err != nil {
 			return err
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !s.lastKilled {
 			return ctx.Err()
 		}
 	}
@@ -193,7 +204,7 @@ func (s *soak) epoch(ctx context.Context, n int) error {
 		return err
 	}
 	copy(faults, parsed)
-	lctx, cancel := context.WithCancel(ctx)
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	l, err := sim.Start(lctx, sim.Options{Units: s.c.slots, Dir: s.c.dir, Speed: s.c.speed, Faults: faults, ToolExe: s.c.bin})
 	if err != nil {
@@ -201,7 +212,7 @@ func (s *soak) epoch(ctx context.Context, n int) error {
 	}
 	defer l.Close()
 	seen := map[string]bool{}
-	for r := 0; r < s.c.epochRounds && s.more() && ctx.Err() == nil; r++ {
+	for r := 0; r < s.c.epochRounds && s.more() && (ctx.Err() == nil || s.lastKilled); r++ {
 		if err := s.round(ctx, l, names, seen); err != nil {
 			return err
 		}
@@ -226,7 +237,7 @@ func (s *soak) round(ctx context.Context, l *sim.Line, faults []string, seen map
 	}
 	defer stderr.Close()
 	afterKill := s.lastKilled
-	cmd := exec.CommandContext(ctx, s.c.bin, "batch", "--config", l.ConfigPath(), "--once", "--json")
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), s.c.bin, "batch", "--config", l.ConfigPath(), "--once", "--json")
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -366,7 +377,8 @@ func (s *soak) check(ctx context.Context) bool {
 			}
 		}
 	}
-	fmt.Fprintf(s.out, "soak: rounds %d, station kills %d, wall %s\n", s.rounds, s.kills, wall.Round(time.Second))
+	fmt.Fprintf(s.out, "soak: units with a verdict %d (target %d), rounds %d, station kills %d, wall %s\n",
+		s.verdicts, s.c.units, s.rounds, s.kills, wall.Round(time.Second))
 	fmt.Fprintf(s.out, "soak: runs announced %d, recorded %d (%v), verdicts printed %d (not aborted %d)\n",
 		len(s.announced), len(rows), outcomes, len(s.printed), s.verdicts)
 	fmt.Fprintf(s.out, "soak: lost %d, printed verdict differs from record %d, RUNNING %d\n", lost, differ, outcomes["RUNNING"])
