@@ -13,8 +13,10 @@ import (
 // helpers (nrfjprog's J-Link worker) go down with it and the operator's
 // Ctrl-C reaches the station, which then stops the tool in order. On
 // cancellation the group gets SIGINT; exec kills the tool WaitDelay later.
+// On Linux the tool is also SIGKILLed when the station dies.
 func interruptFirst(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithStation(cmd.SysProcAttr)
 	cmd.Cancel = func() error {
 		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 		if errors.Is(err, syscall.ESRCH) {

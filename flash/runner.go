@@ -165,6 +165,7 @@ func (r *Runner) Run(ctx context.Context, args []string, onLine func(Line)) (Res
 	log := r.logger().With("tool", r.Tool)
 	log.Debug("tool start", "args", args)
 	started := time.Now()
+	defer lockThread()() // from Start to Wait: the tool's parent-death signal follows this thread
 	if err := cmd.Start(); err != nil {
 		return Result{Tool: r.Tool, Args: args, ExitCode: -1}, station.Errorf(station.FlashTool, err, "start %s (%s)", r.Tool, r.Path)
 	}

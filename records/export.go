@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"nrfline/station"
 )
@@ -131,7 +132,7 @@ func (r *Reader) exportCSV(ctx context.Context, w io.Writer, f Filter, opt Expor
 	batch := <-free
 	n, err := r.scanRawRuns(ctx, f, func(v []driver.Value) error {
 		for _, x := range v {
-			batch = append(batch, textOf(x))
+			batch = append(batch, cellOf(x))
 		}
 		if len(batch) == cap(batch) {
 			full <- batch
@@ -161,6 +162,30 @@ func (r *Reader) exportCSV(ctx context.Context, w io.Writer, f Filter, opt Expor
 		return n, fmt.Errorf("write csv: %w", err)
 	}
 	return n, nil
+}
+
+// cellOf renders a driver value as a CSV cell. Text that a spreadsheet
+// would evaluate as a formula — a unit's answer to AT+CGMM, an operator's
+// name, a tool's message — is neutralised with a leading ' (OWASP, "CSV
+// Injection"). Numbers (SQLite INTEGER and REAL: seconds, attempt) are
+// never text here, so a negative one stays a number.
+func cellOf(v driver.Value) string {
+	switch x := v.(type) {
+	case string:
+		return neutralise(x)
+	case []byte:
+		return neutralise(string(x))
+	}
+	return textOf(v)
+}
+
+// neutralise prefixes s with ' when it starts with a character that makes
+// Excel, LibreOffice or Sheets read the cell as a formula.
+func neutralise(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 // textOf renders a driver value as CSV text (NULL is empty).

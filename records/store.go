@@ -28,7 +28,7 @@ type Store struct {
 	w      *sql.DB   // exactly one connection: the writer
 	conn   *sql.Conn // that connection, owned by the writer goroutine
 	reader *Reader   // the read pool for reports
-	lock   *os.File
+	lock   *dbLock
 
 	ops      chan *op
 	syncMode string        // the writer connection's synchronous setting; writer goroutine only
@@ -98,12 +98,16 @@ func Open(path string, opts ...Option) (*Store, error) {
 		fn(&o)
 	}
 	ctx := context.Background()
-	if err := createFile(path); err != nil {
-		return nil, err
-	}
-	lock, err := lockFile(path + ".lock")
+	created, err := createFile(path)
 	if err != nil {
 		return nil, err
+	}
+	lock, err := lockDB(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		o.logger.Warn("created a new, empty database: no earlier runs are in it", "db", path)
 	}
 	s := &Store{path: path, opt: o, log: o.logger.With("db", path), lock: lock,
 		ops: make(chan *op, 4*o.maxBatch), quit: make(chan struct{}), stopped: make(chan struct{}),
@@ -125,13 +129,40 @@ func Open(path string, opts ...Option) (*Store, error) {
 }
 
 // createFile creates the database file 0600 so the WAL and shared-memory
-// files SQLite creates next to it get the same mode.
-func createFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("create database %s: %w", path, err)
+// files SQLite creates next to it get the same mode, and says whether it
+// did. A missing (or empty) database whose WAL, shared memory or lock file
+// is still there is ErrLeftovers: the database was deleted or moved while
+// a station used it, and a fresh one would silently hide that history.
+func createFile(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.Size() > 0:
+		return false, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("database %s: %w", path, err)
 	}
-	return f.Close()
+	missing := err != nil
+	for _, suffix := range []string{"-wal", "-shm", ".lock"} {
+		if !missing && suffix == ".lock" {
+			continue // an empty database a crashed start left behind, with its lock file
+		}
+		if lo, err := os.Stat(path + suffix); err == nil && (suffix != "-shm" || missing || lo.Size() > 0) {
+			what := "is missing"
+			if !missing {
+				what = "is empty"
+			}
+			return false, fmt.Errorf("database %s %s but %s exists: the database was deleted or moved while a station used it; restore it, or remove %s%s to start an empty database: %w",
+				path, what, path+suffix, path, suffix, ErrLeftovers)
+		}
+	}
+	if !missing {
+		return false, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("create database %s: %w", path, err)
+	}
+	return true, f.Close()
 }
 
 func (s *Store) openWriter(ctx context.Context) error {
@@ -209,7 +240,7 @@ func (s *Store) release() error {
 		errs = append(errs, s.w.Close())
 	}
 	if s.lock != nil {
-		errs = append(errs, unlockFile(s.lock))
+		errs = append(errs, s.lock.release())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close database %s: %w", s.path, err)
@@ -219,6 +250,10 @@ func (s *Store) release() error {
 
 // ErrInUse is returned by Open when another process writes the database.
 var ErrInUse = errors.New("database is in use by another station process")
+
+// ErrLeftovers is returned by Open when the database is missing (or empty)
+// but its WAL, shared memory or lock file is there.
+var ErrLeftovers = errors.New("database files left without their database")
 
 // errNotExist makes a missing file recognisable with errors.Is(err, fs.ErrNotExist).
 func errNotExist(path string) error {

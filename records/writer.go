@@ -169,6 +169,11 @@ func (s *Store) applyTx(ops []*op) (int, error) {
 	for _, o := range ops {
 		durable = durable || o.durable
 	}
+	// Every batch (so every verdict) first checks the file is still the
+	// database: a commit into a deleted or replaced file reaches nobody.
+	if err := s.lock.check(s.path); err != nil {
+		return -1, err
+	}
 	if err := s.setSynchronous(ctx, durable); err != nil {
 		return -1, err
 	}

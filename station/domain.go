@@ -73,6 +73,11 @@ const (
 	StepProbe     StepName = "probe"
 	StepBootstrap StepName = "bootstrap"
 	StepVerify    StepName = "verify"
+
+	// StepRecord is where a RECORD_FAILED lands when no step was going on:
+	// the run's start or its verdict could not be committed. It is not a
+	// pipeline step, so it is not in Steps.
+	StepRecord StepName = "record"
 )
 
 // Steps lists every step in pipeline order.
@@ -126,7 +131,11 @@ type Verdict struct {
 // engine shows it and the store records it once the file takes writes.
 func (v Verdict) Unrecorded(err error) Verdict {
 	failed := v
-	failed.Outcome, failed.Code, failed.Hint = Errored, RecordFailed, RecordFailed.Hint()
-	failed.Detail = fmt.Sprintf("verdict %s %s not recorded: %v", v.Outcome, v.Code, err)
+	failed.Outcome, failed.Code, failed.Step, failed.Hint = Errored, RecordFailed, StepRecord, RecordFailed.Hint()
+	at := ""
+	if v.Step != "" {
+		at = " at " + string(v.Step)
+	}
+	failed.Detail = fmt.Sprintf("verdict %s %s%s not recorded: %v", v.Outcome, v.Code, at, err)
 	return failed
 }

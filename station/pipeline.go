@@ -93,8 +93,9 @@ type run struct {
 
 	// emitMu serialises this run's events: the modem shows device lines
 	// from its own goroutine while a step runs.
-	emitMu    sync.Mutex
-	recordErr error // first failure of the recorder; the verdict cannot be PASS
+	emitMu     sync.Mutex
+	recordErr  error    // first failure of the recorder; the verdict cannot be PASS
+	recordStep StepName // the step recordErr happened in
 }
 
 // injectGrace is how long a credential write may go on after the line was
@@ -136,7 +137,10 @@ func (r *run) emit(ctx context.Context, ev Event) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := r.e.opt.Recorder.Record(rctx, ev); err != nil && r.recordErr == nil {
-		r.recordErr = err
+		r.recordErr, r.recordStep = err, ev.Step
+		if r.recordStep == "" {
+			r.recordStep = StepRecord
+		}
 		r.e.log.Error("record event", "slot", r.slot.Name, "run", r.id, "kind", ev.Kind, "err", err)
 	}
 	r.e.deliver(ev)
@@ -149,7 +153,9 @@ func (r *run) begin(ctx context.Context) error {
 		Firmware: o.Firmware, FlashTool: r.e.cfg.Flash.Tool, FlashVersion: o.FlashVersion, Started: r.started,
 	}})
 	if r.recordErr != nil {
-		return Errorf(RecordFailed, r.recordErr, "the run could not be recorded; the unit was not touched")
+		se := Errorf(RecordFailed, r.recordErr, "the run could not be recorded; the unit was not touched")
+		se.Step = r.recordStep
+		return se
 	}
 	return nil
 }
@@ -221,10 +227,12 @@ func (r *run) finish(ctx context.Context, err error) Verdict {
 		v.PSKIdentity = r.endpoint
 	}
 	r.emitMu.Lock()
-	recordErr := r.recordErr
+	recordErr, recordStep := r.recordErr, r.recordStep
 	r.emitMu.Unlock()
 	if err == nil && recordErr != nil {
-		err = Errorf(RecordFailed, recordErr, "a step could not be recorded")
+		se := Errorf(RecordFailed, recordErr, "a step could not be recorded")
+		se.Step = recordStep
+		err = se
 	}
 	if err != nil {
 		se := Classify(err)

@@ -62,7 +62,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 type Session struct {
 	path    string
 	port    serial.Port
-	mode    string // configured: at | shell | auto
+	lock    *portLock // exclusive use of the port; released by Close
+	mode    string    // configured: at | shell | auto
 	cmdTO   time.Duration
 	readyTO time.Duration
 	observe func(dir, line string)
@@ -112,11 +113,17 @@ func Open(ctx context.Context, path string, cfg station.ModemConfig, observe fun
 		return nil, station.Errorf(station.PortUnavailable, nil,
 			"port %s: modem.rtscts = true is not supported by the serial driver (go.bug.st/serial v1.8.0 always disables RTS/CTS); set it to false", path)
 	}
-	port, err := openPort(path, baud(cfg.Baud), o.log)
+	lock, err := lockPort(path)
 	if err != nil {
 		return nil, err
 	}
+	port, err := openPort(path, baud(cfg.Baud), o.log)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
 	s := newSession(path, port, cfg, observe, o.log)
+	s.lock = lock
 	go s.reader()
 	go s.pump()
 	return s, nil
@@ -346,6 +353,7 @@ func (s *Session) Close() error {
 		s.closeErr = s.port.Close()
 		<-s.done
 		<-s.pumpDone
+		s.lock.release() // after the port: the next holder finds it closed
 		if s.mu.TryLock() {
 			s.drain()
 			s.red = redactor{}

@@ -5,18 +5,28 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"nrfline/station"
 )
 
-// maxReply bounds how much of a reply body is read.
-const maxReply = 64 << 10
+// Bounds of a reply: a portal's answers are a few hundred bytes. A bigger
+// one is not the portal's API talking (a proxy, a misrouted URL, a hostile
+// server: an 8 MB header once cost 91 MB of RSS) and fails the request.
+const (
+	maxReply  = 64 << 10 // body
+	maxHeader = 64 << 10 // all header lines
+)
+
+// errReplyTooLarge is a reply over a bound; it is not retried.
+var errReplyTooLarge = errors.New("reply too large")
 
 // client sends the portal's HTTP requests: a per-request timeout, retries
 // with exponential backoff on network errors and 5xx only, the configured
@@ -70,6 +80,7 @@ func newHTTPClient(roots *x509.CertPool) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// Verification stays on: only the roots may be replaced (WithRootCAs).
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	tr.MaxResponseHeaderBytes = maxHeader
 	return &http.Client{
 		Transport: tr,
 		// A redirect is reported, not followed: a bootstrap portal that
@@ -137,12 +148,18 @@ func (cl *client) once(ctx context.Context, c call, red redactor) (reply, error)
 	start := time.Now()
 	resp, err := cl.hc.Do(req)
 	if err != nil {
+		if strings.Contains(err.Error(), "response headers exceeded") { // net/http has no typed error for it
+			return reply{}, fmt.Errorf("header of more than %d KiB: %w", maxHeader>>10, errReplyTooLarge)
+		}
 		return reply{}, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
 	if err != nil {
 		return reply{}, fmt.Errorf("read reply: %w", err)
+	}
+	if len(b) > maxReply {
+		return reply{}, fmt.Errorf("HTTP %d with a body of more than %d KiB: %w", resp.StatusCode, maxReply>>10, errReplyTooLarge)
 	}
 	cl.log.Debug("portal request", "op", c.op, "method", c.method, "path", red.text(req.URL.EscapedPath()),
 		"status", resp.StatusCode, "elapsed", time.Since(start))
@@ -157,7 +174,8 @@ func (e *requestError) Error() string { return "build request: " + e.err.Error()
 func (e *requestError) Unwrap() error { return e.err }
 
 // permanent reports failures that a retry cannot fix: an untrusted or
-// mismatched certificate, or a request that cannot be built.
+// mismatched certificate, a request that cannot be built, a reply over
+// the bounds.
 func permanent(err error) bool {
 	var (
 		re  *requestError
@@ -166,7 +184,7 @@ func permanent(err error) bool {
 		he  x509.HostnameError
 		ci  x509.CertificateInvalidError
 	)
-	return errors.As(err, &re) || errors.As(err, &cve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
+	return errors.Is(err, errReplyTooLarge) || errors.As(err, &re) || errors.As(err, &cve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 // backoff is the wait after the given failed attempt: first, doubling, at
@@ -193,8 +211,17 @@ func (cl *client) pause(ctx context.Context, d time.Duration) error {
 // PORTAL_SERVER_ERROR, 409 → PORTAL_CONFLICT, anything else →
 // PORTAL_REJECTED. The detail names the operation; the *StatusError holds
 // status and a redacted body excerpt.
+//
+// An expected status whose body is not JSON although the request asked for
+// JSON (Accept: application/json, as the leshan and coiote kinds do) is
+// PORTAL_UNREACHABLE: whatever answered was not the portal's API — a
+// proxy's login page answers 200 too.
 func check(c call, rep reply, expect func(int) bool, red redactor) error {
 	if expect(rep.status) {
+		if wantsJSON(c) && !jsonOrEmpty(rep.body) {
+			return station.Errorf(station.PortalUnreachable, statusError(c, rep, red),
+				"%s: the answer is not JSON: is portal.url the portal's API (not a proxy or login page)?", c.op)
+		}
 		return nil
 	}
 	se := statusError(c, rep, red)
@@ -210,6 +237,15 @@ func check(c call, rep reply, expect func(int) bool, red redactor) error {
 
 func statusError(c call, rep reply, red redactor) *StatusError {
 	return &StatusError{Method: c.method, URL: red.url(c.url), Status: rep.status, Body: excerpt(red, rep.body)}
+}
+
+func wantsJSON(c call) bool {
+	return strings.Contains(c.header.Get("Accept"), "application/json")
+}
+
+func jsonOrEmpty(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || json.Valid(b)
 }
 
 // success accepts any 2xx.
