@@ -4,8 +4,8 @@
 // apart from responses, the wait for a unit to answer after a reset, and
 // following the unit's log.
 //
-// A Session owns its port. One reader goroutine reads with a short timeout
-// and cuts the bytes into tokens (lines, prompts, junk) on a channel. The
+// A Session owns its port. One reader goroutine reads without a timeout
+// (data, a hangup or Close wake it) and cuts the bytes into tokens (lines, prompts, junk) on a channel. The
 // tokens are consumed under the session's exchange lock, one consumer at a
 // time and in arrival order: by a method call on the caller's goroutine, or,
 // while no call runs, by the pump goroutine, which drains what is queued
@@ -37,7 +37,6 @@ const (
 	DefaultCommandTimeout = 10 * time.Second
 	DefaultReadyTimeout   = 30 * time.Second
 
-	readTimeout = 50 * time.Millisecond // the reader's poll: a timeout reads as (0, nil)
 	queueSize   = 4096                  // tokens buffered between calls
 )
 
@@ -213,7 +212,11 @@ func openPort(path string, baud int, log *slog.Logger) (serial.Port, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	if err := p.SetReadTimeout(readTimeout); err != nil {
+	// No read timeout: the reader blocks until data, a hangup (the unit
+	// left) or Close. A short poll cost every idle port a syscall 20 times
+	// a second, and with 32 units the Go scheduler's monitor never rested
+	// (about half the station's CPU on a busy line).
+	if err := p.SetReadTimeout(serial.NoTimeout); err != nil {
 		p.Close()
 		return nil, station.Errorf(station.PortUnavailable, err, "set the read timeout of %s", path)
 	}
