@@ -37,7 +37,7 @@ const (
 	DefaultCommandTimeout = 10 * time.Second
 	DefaultReadyTimeout   = 30 * time.Second
 
-	queueSize   = 4096                  // tokens buffered between calls
+	queueSize = 4096 // tokens buffered between calls
 )
 
 // Dialects.
