@@ -9,8 +9,8 @@
 // tokens are consumed under the session's exchange lock, one consumer at a
 // time and in arrival order: by a method call on the caller's goroutine, or,
 // while no call runs, by the pump goroutine, which drains what is queued
-// every 100 ms (idlePoll) so the boot log and lines between steps reach the
-// transcript at their time. observe is therefore called from the caller's
+// as soon as the reader queued it (or, while a call runs, right after it)
+// so the boot log and lines between steps reach the transcript at their time. observe is therefore called from the caller's
 // goroutine and from the pump's, never from two at once; a caller whose
 // observe touches shared state must still expect the pump's goroutine
 // (station's run serialises its events with emitMu for this reason).
@@ -87,6 +87,7 @@ type Session struct {
 	red redactor
 
 	quit     chan struct{} // closed by Close: the pump stops
+	arrived  chan struct{} // the reader queued tokens (capacity 1): wakes the pump
 	pumpDone chan struct{} // closed when the pump returned
 
 	closeOnce sync.Once
@@ -128,8 +129,9 @@ func Open(ctx context.Context, path string, cfg station.ModemConfig, observe fun
 	return s, nil
 }
 
-// idlePoll is how often the pump shows what the unit printed while no
-// exchange was running.
+// idlePoll is how often the pump tries again to show what the unit printed
+// while an exchange holds the session: the exchange takes what it needs,
+// the pump shows the rest once it is over.
 const idlePoll = 100 * time.Millisecond
 
 // pump shows the unit's output as it arrives while no exchange is running
@@ -137,20 +139,26 @@ const idlePoll = 100 * time.Millisecond
 // transcript holds each line at its time and step. It never competes with
 // an exchange for tokens: it only drains what is queued, and only while it
 // holds the exchange lock.
+//
+// It wakes when the reader queued something, not on a timer: an idle unit
+// costs nothing.
 func (s *Session) pump() {
 	defer close(s.pumpDone)
-	tick := time.NewTicker(idlePoll)
-	defer tick.Stop()
 	for {
 		select {
 		case <-s.quit:
 			return
-		case <-tick.C:
+		case <-s.arrived:
 		}
-		if s.mu.TryLock() {
-			s.drain()
-			s.mu.Unlock()
+		for !s.mu.TryLock() {
+			select {
+			case <-s.quit:
+				return
+			case <-time.After(idlePoll):
+			}
 		}
+		s.drain()
+		s.mu.Unlock()
 	}
 }
 
@@ -163,7 +171,7 @@ func newSession(path string, port serial.Port, cfg station.ModemConfig, observe 
 		cmdTO: orDefault(cfg.CommandTimeout.Duration, DefaultCommandTimeout), readyTO: orDefault(cfg.ReadyTimeout.Duration, DefaultReadyTimeout),
 		observe: observe, log: log.With("port", path),
 		tokens: make(chan token, queueSize), dead: make(chan struct{}), done: make(chan struct{}),
-		quit: make(chan struct{}), pumpDone: make(chan struct{}),
+		quit: make(chan struct{}), pumpDone: make(chan struct{}), arrived: make(chan struct{}, 1),
 	}
 	switch cfg.Mode {
 	case ModeShell:
@@ -273,6 +281,10 @@ func (s *Session) reader() {
 		if n > 0 {
 			s.rxBytes.Add(int64(n))
 			u.feed(buf[:n], time.Now(), s.push)
+			select {
+			case s.arrived <- struct{}{}:
+			default: // the pump is already awake
+			}
 		}
 		if err != nil {
 			if !s.closing.Load() {

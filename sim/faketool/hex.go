@@ -49,11 +49,23 @@ const (
 // parseHex parses an Intel HEX file strictly: every non-blank line is a
 // record with a valid checksum, an EOF record ends the file, at least one
 // data byte is present and no address is written twice.
+//
+// It decodes every record into one buffer sized for the whole file, so a
+// megabyte of HEX costs a few allocations, not one per line: the fake
+// tool runs once per flash, and its start-up counts in the station's CPU
+// per unit on the virtual line.
 func parseHex(file []byte) (image, error) {
 	var segs []segment
 	var base uint32
 	eof := false
-	for i, line := range bytes.Split(file, []byte("\n")) {
+	pool := make([]byte, 0, len(file)/2)
+	for i, rest := 0, file; len(rest) > 0; i++ {
+		line := rest
+		if n := bytes.IndexByte(rest, '\n'); n >= 0 {
+			line, rest = rest[:n], rest[n+1:]
+		} else {
+			rest = nil
+		}
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -61,7 +73,7 @@ func parseHex(file []byte) (image, error) {
 		if eof {
 			return image{}, fmt.Errorf("line %d: record after end of file", i+1)
 		}
-		rec, err := decodeRecord(line)
+		rec, err := decodeRecord(line, &pool)
 		if err != nil {
 			return image{}, fmt.Errorf("line %d: %w", i+1, err)
 		}
@@ -81,11 +93,18 @@ type record struct {
 	data   []byte
 }
 
-func decodeRecord(line []byte) (record, error) {
+// decodeRecord decodes one record into the free end of *pool (its data
+// stays there, referenced by the record).
+func decodeRecord(line []byte, pool *[]byte) (record, error) {
 	if line[0] != ':' {
 		return record{}, errors.New("record does not start with ':'")
 	}
-	raw := make([]byte, hex.DecodedLen(len(line)-1))
+	n := hex.DecodedLen(len(line) - 1)
+	if cap(*pool)-len(*pool) < n {
+		*pool = make([]byte, 0, max(n, 64<<10))
+	}
+	raw := (*pool)[len(*pool) : len(*pool)+n]
+	*pool = (*pool)[:len(*pool)+n]
 	if _, err := hex.Decode(raw, line[1:]); err != nil {
 		return record{}, fmt.Errorf("record is not hex: %w", err)
 	}
@@ -147,7 +166,7 @@ func buildImage(file []byte, segs []segment) (image, error) {
 	if len(segs) == 0 {
 		return image{}, errors.New("no data records")
 	}
-	slices.SortStableFunc(segs, func(a, b segment) int {
+	byAddr := func(a, b segment) int {
 		switch {
 		case a.addr < b.addr:
 			return -1
@@ -155,8 +174,15 @@ func buildImage(file []byte, segs []segment) (image, error) {
 			return 1
 		}
 		return 0
-	})
-	merged := []segment{{addr: segs[0].addr, data: slices.Clone(segs[0].data)}}
+	}
+	if !slices.IsSortedFunc(segs, byAddr) { // tools write in address order
+		slices.SortStableFunc(segs, byAddr)
+	}
+	total := 0
+	for _, s := range segs {
+		total += len(s.data)
+	}
+	merged := []segment{{addr: segs[0].addr, data: append(make([]byte, 0, total), segs[0].data...)}}
 	for _, s := range segs[1:] {
 		last := &merged[len(merged)-1]
 		switch {
