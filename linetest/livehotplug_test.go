@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,95 @@ func TestContinuousLineFollowsHotPlug(t *testing.T) {
 	}
 	if want := map[string]int{"A1": 2, "A2": 2, "A3": 1}; runs["A1"] != want["A1"] || runs["A2"] != want["A2"] || runs["A3"] != want["A3"] {
 		t.Errorf("runs per slot %v, want %v: every insertion exactly once", runs, want)
+	}
+}
+
+// TestSixteenUnitsHotPlug is the live line's acceptance scenario: 16 units
+// in continuous mode; 2 pulled out mid-flash end UNIT_UNPLUGGED while the
+// 14 others pass; both slots show EMPTY within 1 s of their run's end; new
+// units put in their places (sim ctl replace) pass with new IMEIs; every
+// insertion is provisioned exactly once.
+func TestSixteenUnitsHotPlug(t *testing.T) {
+	const units = 16
+	l := startLine(t, lineSpec{units: units, speed: 2})
+	le := startContinuous(t, l)
+	runs := map[string]int{}
+	verdicts := map[string][]station.Verdict{}
+	emptyAt := map[string]time.Time{}
+	record := func(ev timedEvent) {
+		switch {
+		case ev.Kind == station.RunStarted:
+			runs[ev.Slot]++
+		case ev.Kind == station.VerdictReached:
+			verdicts[ev.Slot] = append(verdicts[ev.Slot], *ev.Verdict)
+		case slotState(ev.Slot, station.SlotEmpty)(ev):
+			emptyAt[ev.Slot] = ev.at
+		}
+	}
+	pulled := map[string]bool{"A5": false, "A12": false}
+	le.until(t, time.Minute, "A5 and A12 programming", func(ev timedEvent) bool {
+		record(ev)
+		if ev.Kind == station.StepProgress && ev.Step == station.StepFlash && ev.Percent >= 20 {
+			if done, ok := pulled[ev.Slot]; ok && !done {
+				n := strings.TrimPrefix(ev.Slot, "A")
+				if out, err := exec.Command(stationBin, "sim", "ctl", "--dir", l.dir, "unplug", n).CombinedOutput(); err != nil {
+					t.Fatalf("sim ctl unplug %s: %v %s", n, err, out)
+				}
+				pulled[ev.Slot] = true
+			}
+		}
+		return pulled["A5"] && pulled["A12"]
+	})
+	le.until(t, 2*time.Minute, "16 verdicts, A5 and A12 empty", func(ev timedEvent) bool {
+		record(ev)
+		return len(verdicts) == units && !emptyAt["A5"].IsZero() && !emptyAt["A12"].IsZero()
+	})
+	oldIMEI := map[string]string{}
+	for slot, vs := range verdicts {
+		v := vs[0]
+		oldIMEI[slot] = v.IMEI
+		switch _, wasPulled := pulled[slot]; {
+		case wasPulled && (v.Outcome != station.Fail || v.Code != station.UnitUnplugged):
+			t.Errorf("%s pulled mid-flash: %s %s at %s", slot, v.Outcome, v.Code, v.Step)
+		case wasPulled:
+			if late := emptyAt[slot].Sub(v.Ended); late > time.Second {
+				t.Errorf("%s EMPTY %v after its run ended", slot, late)
+			}
+		case v.Outcome != station.Pass:
+			t.Errorf("%s: %s %s at %s: %s", slot, v.Outcome, v.Code, v.Step, v.Detail)
+		}
+	}
+	for _, n := range []string{"5", "12"} {
+		if out, err := exec.Command(stationBin, "sim", "ctl", "--dir", l.dir, "replace", n).CombinedOutput(); err != nil {
+			t.Fatalf("sim ctl replace %s: %v %s", n, err, out)
+		}
+	}
+	le.until(t, 2*time.Minute, "the replacements' verdicts", func(ev timedEvent) bool {
+		record(ev)
+		return len(verdicts["A5"]) == 2 && len(verdicts["A12"]) == 2
+	})
+	for _, s := range []string{"A5", "A12"} {
+		if v := verdicts[s][1]; v.Outcome != station.Pass || v.IMEI == "" || v.IMEI == oldIMEI[s] {
+			t.Errorf("replacement in %s: %s %s IMEI %s (old %s)", s, v.Outcome, v.Code, v.IMEI, oldIMEI[s])
+		}
+	}
+	quiet := time.After(1500 * time.Millisecond)
+	for done := false; !done; {
+		select {
+		case ev := <-le.c:
+			record(ev)
+		case <-quiet:
+			done = true
+		}
+	}
+	for i := 1; i <= units; i++ {
+		slot := "A" + strconv.Itoa(i)
+		want := 1
+		if _, ok := pulled[slot]; ok {
+			want = 2
+		}
+		if runs[slot] != want {
+			t.Errorf("%s ran %d times, want %d: every insertion exactly once", slot, runs[slot], want)
+		}
 	}
 }
