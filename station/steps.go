@@ -95,6 +95,9 @@ func (r *run) admit(ctx context.Context, imei string) error {
 	}
 	if err := r.e.send(ctx, "claim", r.slot.Name, imei); err != nil {
 		var ref *Refusal
+		if ctx.Err() != nil {
+			return ctx.Err() // interrupted while asking: ABORTED, not a duplicate
+		}
 		if errors.As(err, &ref) {
 			return Errorf(DuplicateIMEI, nil, "%s", ref.Reason)
 		}
