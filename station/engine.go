@@ -23,8 +23,7 @@ type Options struct {
 	Prober     Prober
 	Recorder   Recorder
 	History    History                                                 // optional: the records' memory of each IMEI, for rules.max_attempts and rules.reprovision
-	Discovery  Discovery                                               // optional: which units are plugged in; nil with no Lister: every slot holds a unit
-	Lister     Lister                                                  // optional, when Discovery is nil: a probe listing polled every second
+	Discovery  Discovery                                               // optional: which units are plugged in; nil: every slot holds a unit, for good
 	PortFinder func(ctx context.Context, probe string) (string, error) // optional: a probe's VCOM0 when neither slot nor device names a port
 	Clock      Clock
 	Logger     *slog.Logger
@@ -143,11 +142,8 @@ func (e *Engine) line(ctx context.Context, p linePolicy) ([]Verdict, error) {
 }
 
 func (e *Engine) discovery() Discovery {
-	switch {
-	case e.opt.Discovery != nil:
+	if e.opt.Discovery != nil {
 		return e.opt.Discovery
-	case e.opt.Lister != nil:
-		return &pollDiscovery{list: e.opt.Lister.Probes, every: time.Second, gone: removalAfter, clock: e.opt.Clock, log: e.log}
 	}
 	return staticDiscovery(e.cfg.SlotList())
 }

@@ -3,7 +3,6 @@ package station
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -115,7 +114,6 @@ type harness struct {
 	modem    *fakeModem
 	portal   *fakePortal
 	recorder *memRecorder
-	lister   *fakeLister // nil: every configured slot counts as present
 	cfg      *Config
 }
 
@@ -141,9 +139,6 @@ func (h *harness) engine(t *testing.T) *Engine {
 		Config: h.cfg, Flasher: h.flasher, Portal: h.portal, Recorder: h.recorder,
 		Modems:     func(context.Context, string, func(string, string)) (Modem, error) { return h.modem, nil },
 		PortFinder: func(context.Context, string) (string, error) { return "/dev/ttyACM0", nil },
-	}
-	if h.lister != nil {
-		opt.Lister = h.lister
 	}
 	e, err := New(opt)
 	if err != nil {
@@ -327,109 +322,4 @@ func TestModemFWVersion(t *testing.T) {
 			t.Errorf("%s: %v %v", in, got, ok)
 		}
 	}
-}
-
-// fakeLister reports the probes a test puts in the fixture.
-type fakeLister struct {
-	mu     sync.Mutex
-	probes []string
-}
-
-func (l *fakeLister) set(p ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.probes = p
-}
-
-func (l *fakeLister) Probes(context.Context) ([]string, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.probes), nil
-}
-
-// In continuous mode a slot is provisioned once per insertion: a unit left
-// in the fixture is not tested again, even when a probe listing briefly
-// misses it; a new insertion is.
-func TestRunProvisionsOncePerInsertion(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t)
-		lister := &fakeLister{}
-		h.lister = lister
-		e := h.engine(t)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- e.Run(ctx) }()
-		verdicts := func() int {
-			n := 0
-			for _, k := range h.recorder.kinds() {
-				if k == VerdictReached {
-					n++
-				}
-			}
-			return n
-		}
-		time.Sleep(5 * time.Second) // empty fixture
-		if n := verdicts(); n != 0 {
-			t.Fatalf("%d runs without a unit", n)
-		}
-		lister.set("001051202135")
-		time.Sleep(10 * time.Second) // inserted, provisioned, left in place
-		if n := verdicts(); n != 1 {
-			t.Fatalf("%d runs after one insertion", n)
-		}
-		lister.set() // one or two listings miss the probe: not a removal
-		time.Sleep(1500 * time.Millisecond)
-		lister.set("001051202135")
-		time.Sleep(10 * time.Second)
-		if n := verdicts(); n != 1 {
-			t.Fatalf("%d runs after a listing briefly missed the unit", n)
-		}
-		lister.set()
-		time.Sleep(5 * time.Second)
-		lister.set("1051202135")
-		time.Sleep(10 * time.Second)
-		if n := verdicts(); n != 2 {
-			t.Fatalf("%d runs after a second insertion", n)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run after cancel: %v", err)
-		}
-	})
-}
-
-// A probe listing that misses a probe for a moment does not remove it: a
-// listing can miss a probe that is there (re-enumeration, a J-Link busy
-// with another process), and a removal would provision the unit again.
-func TestPollDiscoveryRemovesOnlyAfterProbeMissingForAWhile(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := &fakeLister{}
-		l.set("001051202135")
-		p := &pollDiscovery{list: l.Probes, every: time.Second, gone: removalAfter, clock: SystemClock{}, log: slog.New(slog.DiscardHandler)}
-		ch, err := p.Watch(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev := <-ch; !ev.Attached || ev.Device.Probe != "1051202135" {
-			t.Fatalf("first event %+v", ev)
-		}
-		l.set()
-		time.Sleep(removalAfter - time.Second)
-		synctest.Wait()
-		select {
-		case ev := <-ch:
-			t.Fatalf("removed after %s: %+v", removalAfter-time.Second, ev)
-		default:
-		}
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		select {
-		case ev := <-ch:
-			if ev.Attached {
-				t.Fatalf("got %+v, want a removal", ev)
-			}
-		default:
-			t.Fatalf("not removed after %s missing", removalAfter+time.Second)
-		}
-	})
 }

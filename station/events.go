@@ -130,7 +130,18 @@ func (b *Bus) track(ev Event) {
 		return
 	}
 	st := b.status[ev.Slot]
-	if st == nil || ev.Run == "" || ev.Run != st.Run || st.State != SlotRunning {
+	if st == nil {
+		return
+	}
+	switch ev.Kind {
+	case SlotAttached:
+		st.Device = ev.Device
+		return
+	case SlotDetached:
+		st.Device = nil
+		return
+	}
+	if ev.Run == "" || ev.Run != st.Run || st.State != SlotRunning {
 		return
 	}
 	switch ev.Kind {

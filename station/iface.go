@@ -135,11 +135,6 @@ type Recorder interface {
 	Record(ctx context.Context, ev Event) error
 }
 
-// Lister reports which probes are present now (discovery).
-type Lister interface {
-	Probes(ctx context.Context) ([]string, error)
-}
-
 // Device is one unit's debug probe as discovery sees it: the identity the
 // slots match on (USB location, probe serial, port), never /dev/ttyACMn.
 type Device struct {

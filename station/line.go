@@ -26,6 +26,8 @@ type slotRT struct {
 	st       SlotStatus
 	dev      *Device
 	cancel   context.CancelFunc // of the run in flight
+	runDev   string             // deviceKey of the unit the run in flight is for
+	swapped  bool               // another unit was put in while the run went on
 	once     bool               // --once: this slot's unit was present at start and is still owed a run
 	failures int                // consecutive verdicts that point at the fixture
 }
@@ -52,7 +54,8 @@ type lineActor struct {
 	done     chan finished
 	running  int
 	started  int
-	verdicts []Verdict
+	ended    int       // verdicts so far
+	verdicts []Verdict // kept for --once and --count only: a daemon runs for weeks
 	stopping bool
 	operator string
 	imeis    map[string]string // IMEI → slot, for the units in the fixture
@@ -101,7 +104,7 @@ func (a *lineActor) loop(ctx context.Context, devices <-chan DeviceEvent) {
 		case c := <-a.e.cmds:
 			c.reply <- a.command(ctx, c)
 		case f := <-a.done:
-			a.finish(f)
+			a.finish(ctx, f)
 		case <-cancelled:
 			a.stopping, cancelled = true, nil
 		}
@@ -118,7 +121,7 @@ func (a *lineActor) takeInitial(ctx context.Context, devices <-chan DeviceEvent)
 				return
 			}
 			if a.policy.once {
-				if s := a.match(ev.Device); s != nil && ev.Attached {
+				if s := a.match(ev.Device); s != nil && ev.Attached && s.st.State == SlotEmpty {
 					s.once = true
 				}
 			}
@@ -136,7 +139,7 @@ func (a *lineActor) over() bool {
 	switch {
 	case a.stopping:
 		return true
-	case a.policy.count > 0 && len(a.verdicts) >= a.policy.count:
+	case a.policy.count > 0 && a.ended >= a.policy.count:
 		return true
 	case a.policy.once:
 		for _, s := range a.slots {
@@ -151,26 +154,21 @@ func (a *lineActor) over() bool {
 
 // device applies one discovery event to the slot it belongs to.
 func (a *lineActor) device(ctx context.Context, ev DeviceEvent) {
-	s := a.match(ev.Device)
+	d := ev.Device
+	if !ev.Attached {
+		a.detach(d)
+		return
+	}
+	s := a.match(d)
 	if s == nil {
 		a.unassigned(ev)
 		return
 	}
-	d := ev.Device
-	if !ev.Attached {
-		s.dev = nil
-		a.e.publish(Event{Kind: SlotDetached, Slot: s.cfg.Name, Text: d.Probe, Device: &d})
-		switch s.st.State {
-		case SlotPresent, SlotDone:
-			a.set(s, SlotEmpty, "")
-		}
-		// A RUNNING slot is left alone: a probe re-enumerates during its
-		// own reset, and a unit that really left fails its run through
-		// its port and tool (UNIT_UNPLUGGED).
-		return
-	}
 	s.dev = &d
 	a.e.publish(Event{Kind: SlotAttached, Slot: s.cfg.Name, Text: d.Probe, Device: &d})
+	if s.st.State == SlotRunning && s.runDev != deviceKey(d) {
+		s.swapped = true // its run fails on the old unit; this one is owed a run
+	}
 	if s.st.State != SlotEmpty {
 		return // running, done (the same unit came back), disabled or locked
 	}
@@ -178,6 +176,40 @@ func (a *lineActor) device(ctx context.Context, ev DeviceEvent) {
 	if (a.policy.autostart && !a.policy.once) || s.once {
 		a.start(ctx, s)
 	}
+}
+
+// detach frees the slot whose unit left. The slot is the one holding that
+// device (not matched again: a /dev/serial link named in the config is gone
+// by now). A RUNNING slot keeps its state: a probe re-enumerates during its
+// own reset, and a unit that really left fails its run through its port and
+// tool (UNIT_UNPLUGGED).
+func (a *lineActor) detach(d Device) {
+	s := a.holding(d)
+	if s == nil {
+		return
+	}
+	s.dev = nil
+	a.e.publish(Event{Kind: SlotDetached, Slot: s.cfg.Name, Text: d.Probe, Device: &d})
+	switch s.st.State {
+	case SlotPresent, SlotDone:
+		a.set(s, SlotEmpty, "")
+	case SlotLockedSt, SlotDisabled:
+		a.release(s.cfg.Name) // its unit may go into another slot now
+	}
+}
+
+// holding is the slot whose present device is d.
+func (a *lineActor) holding(d Device) *slotRT {
+	key := deviceKey(d)
+	for _, s := range a.slots {
+		if s.dev != nil && deviceKey(*s.dev) == key {
+			return s
+		}
+	}
+	if s := a.match(d); s != nil && s.dev != nil && (s.dev.Probe == d.Probe || s.dev.USB == d.USB) {
+		return s // the same unit, its ports listed differently
+	}
+	return nil
 }
 
 func (a *lineActor) unassigned(ev DeviceEvent) {
@@ -268,7 +300,11 @@ func (a *lineActor) start(ctx context.Context, s *slotRT) bool {
 		}
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	s.cancel, s.once = cancel, false
+	s.cancel, s.once, s.swapped = cancel, false, false
+	s.runDev = ""
+	if s.dev != nil {
+		s.runDev = deviceKey(*s.dev)
+	}
 	a.running++
 	a.started++
 	id := newRunID()
@@ -286,29 +322,40 @@ func (a *lineActor) start(ctx context.Context, s *slotRT) bool {
 
 // finish takes a run's verdict (already committed and published): the slot
 // waits for its unit to be removed, or is locked by rules.lock_after.
-func (a *lineActor) finish(f finished) {
+func (a *lineActor) finish(ctx context.Context, f finished) {
 	s, v := f.slot, f.v
 	s.cancel()
 	s.cancel = nil
 	a.running--
-	a.verdicts = append(a.verdicts, v)
+	a.ended++
+	if a.policy.once || a.policy.count > 0 {
+		a.verdicts = append(a.verdicts, v)
+	}
 	s.st.Last = &v
-	if v.IMEI != "" {
+	s.st.Identity = nil
+	if st, ok := a.e.bus.slotStatus(s.cfg.Name); ok && st.Run == v.Run {
+		s.st.Identity = st.Identity // all the modem told, as the run saw it
+	}
+	if s.st.Identity == nil && v.IMEI != "" {
 		s.st.Identity = &Identity{IMEI: v.IMEI}
 	}
 	s.st.Step, s.st.Percent = "", 0
 	if a.lockRule(s, v) {
 		return
 	}
-	if s.st.State == SlotDisabled {
-		a.publish(s)
-		return
-	}
-	if s.dev == nil && a.e.opt.Discovery != nil {
+	switch {
+	case s.dev == nil:
 		a.set(s, SlotEmpty, "")
-		return
+	case s.swapped:
+		// The unit the run was for left and another one was put in
+		// meanwhile: that one has not been tested.
+		a.set(s, SlotPresent, "")
+		if a.policy.autostart && !a.policy.once {
+			a.start(ctx, s)
+		}
+	default:
+		a.set(s, SlotDone, "")
 	}
-	a.set(s, SlotDone, "")
 }
 
 // lockRule applies rules.lock_after: a slot that failed this many units in a
@@ -318,9 +365,12 @@ func (a *lineActor) lockRule(s *slotRT, v Verdict) bool {
 	if n <= 0 {
 		return false
 	}
-	if v.Outcome == Pass || !a.lockSet[v.Code] {
-		s.failures = 0
+	switch {
+	case v.Outcome == Pass || (v.Outcome == Fail && !a.lockSet[v.Code]):
+		s.failures = 0 // the fixture carried a unit through, or the unit failed on its own
 		return false
+	case !a.lockSet[v.Code]:
+		return false // aborted, refused, not recorded: says nothing of the fixture
 	}
 	s.failures++
 	s.st.Failures = s.failures
@@ -340,9 +390,7 @@ func (a *lineActor) set(s *slotRT, st SlotState, reason string) {
 		s.st.Slot, s.st.Identity = s.cfg, nil
 		a.release(s.cfg.Name)
 	}
-	if st != SlotLockedSt {
-		s.st.Failures = s.failures
-	}
+	s.st.Failures = s.failures
 	a.publish(s)
 }
 
@@ -394,7 +442,7 @@ func (a *lineActor) command(ctx context.Context, c command) error {
 			return refuse("the slot is in service (%s)", s.st.State)
 		}
 		s.failures = 0
-		if s.dev != nil || a.e.opt.Discovery == nil {
+		if s.dev != nil {
 			a.set(s, SlotPresent, "") // the unit there waits for Start
 		} else {
 			a.set(s, SlotEmpty, "")

@@ -99,6 +99,7 @@ type lineRig struct {
 	disc     *fakeDiscovery
 	history  *fakeHistory
 	imeis    map[string]string // port → IMEI of the unit there
+	portal   fakePortal
 	e        *Engine
 	sub      *Subscription
 	mu       sync.Mutex
@@ -141,7 +142,7 @@ func (r *lineRig) unit(slot, imei int) Device {
 func (r *lineRig) start(ctx context.Context, run func(ctx context.Context) error) chan error {
 	r.t.Helper()
 	e, err := New(Options{
-		Config: r.cfg, Flasher: r.flasher, Portal: &fakePortal{}, Recorder: r.recorder, History: r.history,
+		Config: r.cfg, Flasher: r.flasher, Portal: &r.portal, Recorder: r.recorder, History: r.history,
 		Discovery: r.disc, PublishWait: time.Second,
 		Modems: func(_ context.Context, port string, _ func(string, string)) (Modem, error) {
 			r.mu.Lock()
@@ -540,4 +541,67 @@ func TestStuckLosslessSubscriberDoesNotFreezeTheLine(t *testing.T) {
 	if !stuck.Dropped() {
 		t.Error("the stuck subscriber was not reported dropped")
 	}
+}
+
+// A unit pulled during its run and replaced by another before the run
+// ended: the new unit is owed a run, not the old unit's verdict.
+func TestUnitSwappedDuringItsRunIsProvisioned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := newLineRig(t, 1, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := rig.start(ctx, rig.e2run)
+		rig.flasher.gate = make(chan struct{})
+		a, b := rig.unit(1, 0), rig.unit(1, 1)
+		b.Probe = "1051209999" // a new unit brings its own J-Link
+		rig.disc.plug(a)
+		rig.wantState("S1", SlotRunning)
+		rig.disc.unplug(a)
+		rig.disc.plug(b)
+		close(rig.flasher.gate) // the old run goes on and ends
+		st := rig.wantState("S1", SlotDone)
+		if v := rig.verdicts(); len(v) != 2 || st.Last.IMEI != rigIMEIs[1] || st.Slot.Probe != b.Probe {
+			t.Fatalf("%d verdicts, the slot shows IMEI %s probe %s; want the new unit run", len(v), st.Last.IMEI, st.Slot.Probe)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// A locked slot's unit may be moved to another slot at once: its IMEI is
+// not held by the locked slot after it left.
+func TestUnitMovedOutOfALockedSlotIsNoDuplicate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The fixture's failure comes after identify (the IMEI is claimed):
+		// here the station's portal, counted against the fixture.
+		rig := newLineRig(t, 2, func(c *Config) { c.Rules.LockAfter, c.Rules.LockCodes = 1, []string{"PORTAL_UNREACHABLE"} })
+		rig.portal.err = Errorf(PortalUnreachable, nil, "no route")
+		ctx, cancel := context.WithCancel(t.Context())
+		done := rig.start(ctx, rig.e2run)
+		rig.disc.plug(rig.unit(1, 0))
+		rig.wantState("S1", SlotLockedSt)
+		rig.portal.err = nil
+		rig.disc.unplug(rig.unit(1, 0))
+		rig.disc.plug(rig.unit(2, 0)) // the same unit, now in S2
+		if st := rig.wantState("S2", SlotDone); st.Last.Outcome != Pass {
+			t.Fatalf("moved unit: %s %s %s", st.Last.Outcome, st.Last.Code, st.Last.Detail)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// A unit refused before flashing is recorded with its IMEI, so it counts
+// against rules.max_attempts like every other run of that unit.
+func TestPrecheckRecordsTheIMEI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := newLineRig(t, 1, func(c *Config) { c.Rules.MaxAttempts = 1 })
+		rig.disc.initial = []Device{rig.unit(1, 0)}
+		rig.history.byID[rigIMEIs[0]] = UnitHistory{Attempts: 1}
+		done := rig.start(t.Context(), func(ctx context.Context) error { _, err := rig.e.RunOnce(ctx, 0); return err })
+		<-done
+		v := rig.verdicts()
+		if len(v) != 1 || v[0].Code != RetestLimit || v[0].IMEI != rigIMEIs[0] {
+			t.Fatalf("verdicts %+v, want RETEST_LIMIT with the IMEI", v)
+		}
+	})
 }

@@ -53,7 +53,9 @@ func (e *Engine) plan() []stepSpec {
 	c := e.cfg
 	cmd, ready := c.Modem.CommandTimeout.Duration, c.Modem.ReadyTimeout.Duration
 	steps := []stepSpec{
-		{StepConnect, cmd, PortUnavailable, (*run).connect},
+		// connect may ask a unit that answers before flashing who it is,
+		// for the line rules (precheck): its budget covers that wait.
+		{StepConnect, cmd + precheckWait + 2*cmd, PortUnavailable, (*run).connect},
 		{StepFlash, 4*c.Flash.Timeout.Duration + time.Minute, FlashTimeout, (*run).flash},
 		{StepIdentify, ready + 12*cmd + 10*time.Second, ModemTimeout, (*run).identify},
 		{StepInject, 12 * cmd, ModemTimeout, (*run).inject},

@@ -83,6 +83,11 @@ func (r *run) precheck(ctx context.Context) error {
 		r.note(ctx, "no IMEI before flashing: the line rules are checked after identify")
 		return nil
 	}
+	// Recorded now: a unit refused here, or failing before identify, still
+	// counts against its IMEI (rules.max_attempts reads the records).
+	r.identity = id
+	r.endpoint = r.e.cfg.Endpoint(id.IMEI)
+	r.emit(ctx, Event{Kind: UnitIdentified, Identity: &id})
 	return r.admit(ctx, id.IMEI)
 }
 
