@@ -79,7 +79,7 @@ func mustStore(t testing.TB, path string) *records.Store {
 // own range (units) so stations can share or not share units.
 func stationRuns(stationID string, n int, seedN uint64, start time.Time) []records.Run {
 	var out []records.Run
-	for r := range seed.Runs(seed.Config{Runs: n, Seed: seedN, Start: start, End: start.Add(time.Duration(n) * 20 * time.Second), Slots: 8}) {
+	for r := range seed.Runs(seed.Config{Runs: n, Seed: seedN, Start: start, End: start.Add(time.Duration(n) * 60 * time.Second), Slots: 8}) {
 		r.Start.StationID = stationID
 		out = append(out, r)
 	}

@@ -361,3 +361,50 @@ func writeCursor(path, central string, pos int64) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// Drain ships what the journal holds until it is caught up, the first
+// failure, or ctx ends: a station that stops hands its last runs over if
+// the central store answers, and does not wait if it does not.
+func (r *Replicator) Drain(ctx context.Context) error {
+	defer r.disconnect()
+	for {
+		caughtUp, err := r.Pass(ctx)
+		if err != nil || caughtUp {
+			return err
+		}
+	}
+}
+
+// Unshipped counts the journal's finished runs that the central store does
+// not hold, asking it about every run after the cursor. When it cannot be
+// asked, the count of runs after the cursor (an upper bound) comes back
+// with the error; -1 when the journal cannot be read.
+func (r *Replicator) Unshipped(ctx context.Context) (int, error) {
+	var ids []string
+	for from := r.low; ; {
+		page, err := r.journal.Finished(ctx, from, 5000, false)
+		if err != nil {
+			return -1, fmt.Errorf("read the journal: %w", err)
+		}
+		for _, fr := range page.Runs {
+			ids = append(ids, fr.Run.ID)
+		}
+		if len(page.Runs) < 5000 {
+			break
+		}
+		from = page.Runs[len(page.Runs)-1].Pos + 1
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	conn, err := pgx.Connect(ctx, r.url)
+	if err != nil {
+		return len(ids), fmt.Errorf("connect to the central store: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var have int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM runs WHERE id = ANY($1)", ids).Scan(&have); err != nil {
+		return len(ids), fmt.Errorf("ask the central store: %w", err)
+	}
+	return len(ids) - have, nil
+}
