@@ -38,6 +38,11 @@ type Replicator struct {
 	conn    *pgx.Conn
 	ready   bool // the schema was migrated on this process's first connect
 
+	// While a full page is shipped, the next one is read (catch-up reads
+	// the journal and writes PostgreSQL at the same time).
+	pre     chan pageResult
+	preFrom int64
+
 	backlog atomic.Int64
 	pos     atomic.Int64 // low, for Status
 	total   atomic.Int64 // runs this replicator saw stored for the first time
@@ -65,7 +70,7 @@ type Option func(*replOptions)
 // committed batch), so a restarted station resumes where it stopped.
 func WithCursorFile(path string) Option { return func(o *replOptions) { o.cursor = path } }
 
-// WithBatch sets how many runs go into one transaction (default 500).
+// WithBatch sets how many runs go into one transaction (default 2000).
 func WithBatch(n int) Option { return func(o *replOptions) { o.batch = max(1, n) } }
 
 // WithPoll sets how often the journal is read for newly finished runs
@@ -95,7 +100,7 @@ func WithClock(c station.Clock) Option { return func(o *replOptions) { o.clock =
 // url, for the station stationID. It reads the cursor file, if any; Run
 // starts the shipping.
 func NewReplicator(journal station.Journal, url, stationID string, opts ...Option) (*Replicator, error) {
-	o := replOptions{batch: 500, poll: 200 * time.Millisecond, timeout: 15 * time.Second,
+	o := replOptions{batch: 2000, poll: 200 * time.Millisecond, timeout: 15 * time.Second,
 		minBackoff: 250 * time.Millisecond, maxBackoff: 5 * time.Second,
 		log: slog.New(slog.DiscardHandler), clock: station.SystemClock{}}
 	for _, fn := range opts {
@@ -141,6 +146,7 @@ func (r *Replicator) Status() Status {
 // that retrying cannot fix (a central schema newer than this station's).
 func (r *Replicator) Run(ctx context.Context) error {
 	defer r.disconnect()
+	defer r.stopReadAhead()
 	wait := time.Duration(0)
 	for {
 		select {
@@ -165,15 +171,55 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 }
 
+type pageResult struct {
+	page station.JournalPage
+	err  error
+}
+
+// read returns the journal page at from: the one read ahead if it is that
+// one (an older snapshot is as good: runs only ever finish, and new runs
+// come after its end), else a fresh read.
+func (r *Replicator) read(ctx context.Context, from int64) (station.JournalPage, error) {
+	if r.pre != nil {
+		ch, pf := r.pre, r.preFrom
+		r.pre = nil
+		if res := <-ch; pf == from && res.err == nil {
+			return res.page, nil
+		}
+	}
+	page, err := r.journal.Finished(ctx, from, r.opt.batch, r.opt.transcripts)
+	if err != nil {
+		return page, fmt.Errorf("read the journal: %w", err)
+	}
+	return page, nil
+}
+
+func (r *Replicator) readAhead(ctx context.Context, from int64) {
+	ch := make(chan pageResult, 1)
+	r.pre, r.preFrom = ch, from
+	go func() {
+		page, err := r.journal.Finished(ctx, from, r.opt.batch, r.opt.transcripts)
+		ch <- pageResult{page, err}
+	}()
+}
+
+// stopReadAhead waits for a read ahead in flight.
+func (r *Replicator) stopReadAhead() {
+	if r.pre != nil {
+		<-r.pre
+		r.pre = nil
+	}
+}
+
 var errNewerSchema = errors.New("central schema is newer than this station's")
 
 // Pass reads one page of the journal and ships what it has not shipped
 // yet. caughtUp reports that the page held everything finished so far.
 func (r *Replicator) Pass(ctx context.Context) (caughtUp bool, err error) {
 	defer func() { r.note(err) }()
-	page, err := r.journal.Finished(ctx, r.low, r.opt.batch, r.opt.transcripts)
+	page, err := r.read(ctx, r.low)
 	if err != nil {
-		return false, fmt.Errorf("read the journal: %w", err)
+		return false, err
 	}
 	var fresh []station.FinishedRun
 	for _, fr := range page.Runs {
@@ -182,6 +228,9 @@ func (r *Replicator) Pass(ctx context.Context) (caughtUp bool, err error) {
 		}
 	}
 	full := len(page.Runs) == r.opt.batch
+	if full && (page.Holdback == 0 || page.Holdback > page.Runs[len(page.Runs)-1].Pos) {
+		r.readAhead(ctx, page.Runs[len(page.Runs)-1].Pos+1)
+	}
 	if len(fresh) > 0 {
 		if err := r.shipBatch(ctx, fresh); err != nil {
 			r.countBacklog(ctx)
@@ -367,6 +416,7 @@ func writeCursor(path, central string, pos int64) error {
 // the central store answers, and does not wait if it does not.
 func (r *Replicator) Drain(ctx context.Context) error {
 	defer r.disconnect()
+	defer r.stopReadAhead()
 	for {
 		caughtUp, err := r.Pass(ctx)
 		if err != nil || caughtUp {

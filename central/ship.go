@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,43 +17,113 @@ import (
 // timeLayout is records' time format: what the local reports print.
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
-// ship upserts one batch of finished runs in one transaction and returns
-// how many were new. A run already in the store is left alone (a finished
-// run never changes), so shipping again after a lost reply is harmless.
+// ship stores one batch of finished runs in one transaction and returns how
+// many were new. A run already in the store is left alone (a finished run
+// never changes), so shipping a batch again after a lost reply is harmless.
+// New rows go in with COPY; the units' line-wide history, each run's
+// first_run/unit_passed flags and the cycle histograms are kept in step.
 func ship(ctx context.Context, conn *pgx.Conn, stationID string, runs []station.FinishedRun) (int, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	fresh, err := insertRuns(ctx, tx, runs)
+	fresh, err := newRuns(ctx, tx, runs)
 	if err != nil {
 		return 0, err
 	}
-	var newRuns []station.FinishedRun
-	for _, fr := range runs {
-		if fresh[fr.Run.ID] {
-			newRuns = append(newRuns, fr)
+	if len(fresh) > 0 {
+		if err := store(ctx, tx, fresh); err != nil {
+			return 0, err
 		}
-	}
-	if err := insertSteps(ctx, tx, newRuns); err != nil {
-		return 0, err
-	}
-	if err := insertTranscripts(ctx, tx, newRuns); err != nil {
-		return 0, err
-	}
-	if err := lineFacts(ctx, tx, newRuns); err != nil {
-		return 0, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO stations (station_id, runs, last_ship) VALUES ($1, $2, now())
 		ON CONFLICT (station_id) DO UPDATE SET runs = stations.runs + excluded.runs, last_ship = excluded.last_ship`,
-		stationID, len(newRuns)); err != nil {
+		stationID, len(fresh)); err != nil {
 		return 0, fmt.Errorf("record the station's shipment: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
-	return len(newRuns), nil
+	return len(fresh), nil
+}
+
+// newRuns leaves out the runs the store already holds.
+func newRuns(ctx context.Context, tx pgx.Tx, runs []station.FinishedRun) ([]parsedRun, error) {
+	ids := make([]string, len(runs))
+	for i, fr := range runs {
+		ids[i] = fr.Run.ID
+	}
+	rows, err := tx.Query(ctx, "SELECT id FROM runs WHERE id = ANY($1)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up runs: %w", err)
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("look up runs: %w", err)
+	}
+	known := make(map[string]bool, len(have))
+	for _, id := range have {
+		known[id] = true
+	}
+	var out []parsedRun
+	for _, fr := range runs {
+		if known[fr.Run.ID] {
+			continue
+		}
+		known[fr.Run.ID] = true // twice in one batch: once
+		p, err := parse(fr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// parsedRun is a run with its times read.
+type parsedRun struct {
+	station.FinishedRun
+	started time.Time
+	ended   *time.Time
+	steps   []parsedStep
+}
+
+type parsedStep struct {
+	started, ended time.Time
+	meas           json.RawMessage
+}
+
+func parse(fr station.FinishedRun) (parsedRun, error) {
+	p := parsedRun{FinishedRun: fr}
+	var err error
+	if p.started, err = parseTS(fr.Run.Started); err != nil {
+		return p, fmt.Errorf("run %s: %w", fr.Run.ID, err)
+	}
+	if fr.Run.Ended != nil {
+		e, err := parseTS(*fr.Run.Ended)
+		if err != nil {
+			return p, fmt.Errorf("run %s: %w", fr.Run.ID, err)
+		}
+		p.ended = &e
+	}
+	for _, s := range fr.Steps {
+		var ps parsedStep
+		if ps.started, err = parseTS(s.Started); err != nil {
+			return p, fmt.Errorf("run %s step %s: %w", fr.Run.ID, s.Name, err)
+		}
+		if ps.ended, err = parseTS(s.Ended); err != nil {
+			return p, fmt.Errorf("run %s step %s: %w", fr.Run.ID, s.Name, err)
+		}
+		ps.meas = json.RawMessage("{}")
+		if len(s.Measurements) > 0 {
+			if ps.meas, err = json.Marshal(s.Measurements); err != nil {
+				return p, fmt.Errorf("run %s step %s: measurements: %w", fr.Run.ID, s.Name, err)
+			}
+		}
+		p.steps = append(p.steps, ps)
+	}
+	return p, nil
 }
 
 // parseTS reads records' time text; a malformed time is an error, not a
@@ -63,161 +136,255 @@ func parseTS(s string) (time.Time, error) {
 	return t, nil
 }
 
-func insertRuns(ctx context.Context, tx pgx.Tx, runs []station.FinishedRun) (map[string]bool, error) {
-	n := len(runs)
-	text := make([][]string, 21)
-	for i := range text {
-		text[i] = make([]string, n)
-	}
-	started := make([]time.Time, n)
-	ended := make([]*time.Time, n)
-	seconds := make([]*float64, n)
-	attempt := make([]*int64, n)
-	for i, fr := range runs {
-		r := fr.Run
-		for j, v := range []string{r.ID, r.StationID, r.StationVersion, r.Slot, r.Probe, r.Operator, r.IMEI, r.ICCID,
-			r.IMSI, r.ModemFW, r.Model, r.HWVersion, r.ModemUUID, r.FirmwareName, r.FirmwareSHA256, r.FlashTool,
-			r.FlashVersion, string(r.Outcome), string(r.Code), r.Step, r.Detail} {
-			text[j][i] = v
-		}
-		var err error
-		if started[i], err = parseTS(r.Started); err != nil {
-			return nil, fmt.Errorf("run %s: %w", r.ID, err)
-		}
-		if r.Ended != nil {
-			e, err := parseTS(*r.Ended)
-			if err != nil {
-				return nil, fmt.Errorf("run %s: %w", r.ID, err)
-			}
-			ended[i] = &e
-		}
-		seconds[i], attempt[i] = r.Seconds, r.Attempt
-	}
-	pskID, pskSHA := make([]string, n), make([]string, n)
-	for i, fr := range runs {
-		pskID[i], pskSHA[i] = fr.Run.PSKIdentity, fr.Run.PSKSHA256
-	}
-	rows, err := tx.Query(ctx, `INSERT INTO runs (id, station_id, station_version, slot, probe, operator, imei, iccid,
-		imsi, modem_fw, model, hw_version, modem_uuid, fw_name, fw_sha256, flash_tool, flash_version, outcome, code,
-		step, detail, started, ended, seconds, attempt, psk_identity, psk_sha256)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-			$16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[],
-			$23::timestamptz[], $24::float8[], $25::int[], $26::text[], $27::text[])
-		ON CONFLICT (id) DO NOTHING RETURNING id`,
-		text[0], text[1], text[2], text[3], text[4], text[5], text[6], text[7], text[8], text[9], text[10], text[11],
-		text[12], text[13], text[14], text[15], text[16], text[17], text[18], text[19], text[20],
-		started, ended, seconds, attempt, pskID, pskSHA)
+func store(ctx context.Context, tx pgx.Tx, runs []parsedRun) error {
+	units, err := upsertUnits(ctx, tx, runs)
 	if err != nil {
-		return nil, fmt.Errorf("insert runs: %w", err)
+		return err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("insert runs: %w", err)
+	if err := copyRuns(ctx, tx, runs, units); err != nil {
+		return err
 	}
-	fresh := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		fresh[id] = true
+	if err := refreshFlags(ctx, tx, units); err != nil {
+		return err
 	}
-	return fresh, nil
+	if err := copySteps(ctx, tx, runs); err != nil {
+		return err
+	}
+	if err := copyTranscripts(ctx, tx, runs); err != nil {
+		return err
+	}
+	return addCycles(ctx, tx, runs)
 }
 
-func insertSteps(ctx context.Context, tx pgx.Tx, runs []station.FinishedRun) error {
-	var (
-		runID, name, outcome, code, detail, meas []string
-		seq                                      []int32
-		started, ended                           []time.Time
-		seconds                                  []float64
-	)
-	for _, fr := range runs {
-		for _, s := range fr.Steps {
-			st, err := parseTS(s.Started)
-			if err != nil {
-				return fmt.Errorf("run %s step %s: %w", fr.Run.ID, s.Name, err)
-			}
-			en, err := parseTS(s.Ended)
-			if err != nil {
-				return fmt.Errorf("run %s step %s: %w", fr.Run.ID, s.Name, err)
-			}
-			m := []byte("{}")
-			if len(s.Measurements) > 0 {
-				if m, err = json.Marshal(s.Measurements); err != nil {
-					return fmt.Errorf("run %s step %s: measurements: %w", fr.Run.ID, s.Name, err)
-				}
-			}
-			runID, name, outcome = append(runID, fr.Run.ID), append(name, s.Name), append(outcome, string(s.Outcome))
-			code, detail, meas = append(code, string(s.Code)), append(detail, s.Detail), append(meas, string(m))
-			seq, started, ended, seconds = append(seq, int32(s.Seq)), append(started, st), append(ended, en), append(seconds, s.Seconds)
+// unitFacts is a unit's line-wide history after the batch.
+type unitFacts struct {
+	firstRun string
+	passed   bool
+}
+
+// upsertUnits adds the batch's runs to their units' histories, in IMEI
+// order (two stations shipping the same units lock them in the same
+// order), and returns the histories.
+func upsertUnits(ctx context.Context, tx pgx.Tx, runs []parsedRun) (map[string]unitFacts, error) {
+	type acc struct {
+		n       int
+		first   *parsedRun
+		passed  bool
+		started time.Time
+	}
+	by := map[string]*acc{}
+	for i := range runs {
+		r := &runs[i]
+		if r.Run.IMEI == "" {
+			continue
+		}
+		a := by[r.Run.IMEI]
+		if a == nil {
+			a = &acc{first: r}
+			by[r.Run.IMEI] = a
+		}
+		a.n++
+		a.passed = a.passed || r.Run.Outcome == station.Pass
+		if earlier(r, a.first) {
+			a.first = r
 		}
 	}
-	if len(runID) == 0 {
+	if len(by) == 0 {
+		return nil, nil
+	}
+	imeis := make([]string, 0, len(by))
+	for imei := range by {
+		imeis = append(imeis, imei)
+	}
+	slices.Sort(imeis)
+	n, first, started, passed := make([]int32, len(imeis)), make([]string, len(imeis)), make([]time.Time, len(imeis)), make([]bool, len(imeis))
+	for i, imei := range imeis {
+		a := by[imei]
+		n[i], first[i], started[i], passed[i] = int32(a.n), a.first.Run.ID, a.first.started, a.passed
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO units (imei, runs, first_run, first_started, passed)
+		SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::bool[])
+		ON CONFLICT (imei) DO UPDATE SET runs = units.runs + excluded.runs, passed = units.passed OR excluded.passed,
+			first_run = CASE WHEN (excluded.first_started, excluded.first_run) < (units.first_started, units.first_run)
+				THEN excluded.first_run ELSE units.first_run END,
+			first_started = least(units.first_started, excluded.first_started)
+		RETURNING imei, first_run, passed`, imeis, n, first, started, passed)
+	if err != nil {
+		return nil, fmt.Errorf("update units: %w", err)
+	}
+	out := make(map[string]unitFacts, len(imeis))
+	var imei string
+	var f unitFacts
+	_, err = pgx.ForEachRow(rows, []any{&imei, &f.firstRun, &f.passed}, func() error {
+		out[imei] = f
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update units: %w", err)
+	}
+	return out, nil
+}
+
+// earlier orders a unit's runs as the store does: by start, then id.
+func earlier(a, b *parsedRun) bool {
+	if c := a.started.Compare(b.started); c != 0 {
+		return c < 0
+	}
+	return a.Run.ID < b.Run.ID
+}
+
+var runCopyColumns = []string{"id", "station_id", "station_version", "slot", "probe", "operator", "imei", "iccid",
+	"imsi", "modem_fw", "model", "hw_version", "modem_uuid", "fw_name", "fw_sha256", "flash_tool", "flash_version",
+	"started", "ended", "seconds", "outcome", "code", "step", "detail", "attempt", "psk_identity", "psk_sha256",
+	"first_run", "unit_passed"}
+
+func copyRuns(ctx context.Context, tx pgx.Tx, runs []parsedRun, units map[string]unitFacts) error {
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"runs"}, runCopyColumns, pgx.CopyFromSlice(len(runs), func(i int) ([]any, error) {
+		p := &runs[i]
+		r := &p.Run
+		u := units[r.IMEI]
+		var attempt *int32
+		if r.Attempt != nil {
+			a := int32(*r.Attempt)
+			attempt = &a
+		}
+		return []any{r.ID, r.StationID, r.StationVersion, r.Slot, r.Probe, r.Operator, r.IMEI, r.ICCID, r.IMSI,
+			r.ModemFW, r.Model, r.HWVersion, r.ModemUUID, r.FirmwareName, r.FirmwareSHA256, r.FlashTool,
+			r.FlashVersion, p.started, p.ended, r.Seconds, string(r.Outcome), string(r.Code), r.Step, r.Detail,
+			attempt, r.PSKIdentity, r.PSKSHA256, r.IMEI != "" && u.firstRun == r.ID, r.IMEI != "" && u.passed}, nil
+	}))
+	if err != nil {
+		return fmt.Errorf("insert runs: %w", err)
+	}
+	return nil
+}
+
+// refreshFlags corrects the flags of the units' earlier runs where the batch
+// changed them: a unit that passed now, or a run that turned out not to be
+// its unit's first after all.
+func refreshFlags(ctx context.Context, tx pgx.Tx, units map[string]unitFacts) error {
+	if len(units) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO steps (run_id, seq, name, started, ended, seconds, outcome, code, detail, measurements)
-		SELECT r, s, n, st, en, sec, o, c, d, m::jsonb FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[],
-			$5::timestamptz[], $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[]) AS x(r, s, n, st, en, sec, o, c, d, m)`,
-		runID, seq, name, started, ended, seconds, outcome, code, detail, meas)
+	imeis := make([]string, 0, len(units))
+	for imei := range units {
+		imeis = append(imeis, imei)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE runs r SET first_run = (r.id = u.first_run), unit_passed = u.passed
+		FROM units u WHERE r.imei = ANY($1) AND r.imei <> '' AND u.imei = r.imei
+		AND (r.first_run <> (r.id = u.first_run) OR r.unit_passed <> u.passed)`, imeis); err != nil {
+		return fmt.Errorf("update first runs: %w", err)
+	}
+	return nil
+}
+
+func copySteps(ctx context.Context, tx pgx.Tx, runs []parsedRun) error {
+	type ref struct{ run, step int }
+	var refs []ref
+	for i := range runs {
+		for j := range runs[i].Steps {
+			refs = append(refs, ref{i, j})
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"steps"},
+		[]string{"run_id", "seq", "name", "started", "ended", "seconds", "outcome", "code", "detail", "measurements"},
+		pgx.CopyFromSlice(len(refs), func(i int) ([]any, error) {
+			p := &runs[refs[i].run]
+			s, ps := &p.Steps[refs[i].step], &p.steps[refs[i].step]
+			return []any{p.Run.ID, int32(s.Seq), s.Name, ps.started, ps.ended, s.Seconds, string(s.Outcome),
+				string(s.Code), s.Detail, ps.meas}, nil
+		}))
 	if err != nil {
 		return fmt.Errorf("insert steps: %w", err)
 	}
 	return nil
 }
 
-func insertTranscripts(ctx context.Context, tx pgx.Tx, runs []station.FinishedRun) error {
-	var ids []string
-	var gz [][]byte
-	for _, fr := range runs {
-		if fr.Transcript != nil {
-			ids, gz = append(ids, fr.Run.ID), append(gz, fr.Transcript)
+func copyTranscripts(ctx context.Context, tx pgx.Tx, runs []parsedRun) error {
+	var rows [][]any
+	for _, p := range runs {
+		if p.Transcript != nil {
+			rows = append(rows, []any{p.Run.ID, p.Transcript})
 		}
 	}
-	if len(ids) == 0 {
+	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO transcripts (run_id, gz) SELECT * FROM unnest($1::text[], $2::bytea[])`, ids, gz); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"transcripts"}, []string{"run_id", "gz"}, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("insert transcripts: %w", err)
 	}
 	return nil
 }
 
-// lineFacts updates what depends on the whole line for the new runs: the
-// units' histories (in IMEI order, so two stations shipping the same units
-// lock them in the same order), each run's first_run and unit_passed flags,
-// and the cycle-time histograms.
-func lineFacts(ctx context.Context, tx pgx.Tx, runs []station.FinishedRun) error {
-	ids := make([]string, len(runs))
-	for i, fr := range runs {
-		ids[i] = fr.Run.ID
+// Cycle-time buckets: records/hist.go's, and the SQL function cycle_bucket
+// (migration 1). The line-wide summary test compares them with records'.
+const (
+	histMin     = 0.001
+	histGrowth  = 1.02
+	histBuckets = 1100
+)
+
+func cycleBucket(sec float64) int {
+	if !(sec >= histMin) {
+		return 0
 	}
-	if len(ids) == 0 {
+	b := 1 + int(math.Floor(math.Log(sec/histMin)/math.Log(histGrowth)))
+	return min(b, histBuckets-1)
+}
+
+// addCycles adds the passing runs and their passing steps to the daily
+// histograms (runs by the UTC day they started).
+func addCycles(ctx context.Context, tx pgx.Tx, runs []parsedRun) error {
+	type key struct {
+		day           int32
+		station, name string
+		bucket        int32
+	}
+	counts := map[key]int64{}
+	for _, p := range runs {
+		if p.Run.Outcome != station.Pass {
+			continue
+		}
+		day := int32(floorDay(p.started))
+		if p.Run.Seconds != nil {
+			counts[key{day, p.Run.StationID, "*", int32(cycleBucket(*p.Run.Seconds))}]++
+		}
+		for _, s := range p.Steps {
+			if s.Outcome == station.Pass {
+				counts[key{day, p.Run.StationID, s.Name, int32(cycleBucket(s.Seconds))}]++
+			}
+		}
+	}
+	if len(counts) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO units (imei, runs, first_run, first_started, passed)
-		SELECT imei, count(*), (array_agg(id ORDER BY started, id))[1], min(started), bool_or(outcome = 'PASS')
-		FROM runs WHERE id = ANY($1) AND imei <> '' GROUP BY imei ORDER BY imei
-		ON CONFLICT (imei) DO UPDATE SET runs = units.runs + excluded.runs, passed = units.passed OR excluded.passed,
-			first_run = CASE WHEN (excluded.first_started, excluded.first_run) < (units.first_started, units.first_run)
-				THEN excluded.first_run ELSE units.first_run END,
-			first_started = least(units.first_started, excluded.first_started)`, ids); err != nil {
-		return fmt.Errorf("update units: %w", err)
+	keys := make([]key, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE runs r SET first_run = (r.id = u.first_run), unit_passed = u.passed
-		FROM units u WHERE u.imei = r.imei
-		AND r.imei IN (SELECT imei FROM runs WHERE id = ANY($1) AND imei <> '')
-		AND (r.first_run <> (r.id = u.first_run) OR r.unit_passed <> u.passed)`, ids); err != nil {
-		return fmt.Errorf("update first runs: %w", err)
+	slices.SortFunc(keys, func(a, b key) int { // one lock order for every station
+		if a.day != b.day {
+			return int(a.day - b.day)
+		}
+		if c := strings.Compare(a.station, b.station); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return int(a.bucket - b.bucket)
+	})
+	days, stations, names, buckets, ns := make([]int32, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]int32, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		days[i], stations[i], names[i], buckets[i], ns[i] = k.day, k.station, k.name, k.bucket, counts[k]
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO cycle (day, station_id, name, bucket, n)
-		SELECT day, station_id, name, bucket, count(*) FROM (
-			SELECT floor(extract(epoch FROM r.started) / 86400)::integer AS day, r.station_id, '*' AS name,
-				cycle_bucket(r.seconds) AS bucket
-			FROM runs r WHERE r.id = ANY($1) AND r.outcome = 'PASS'
-			UNION ALL
-			SELECT floor(extract(epoch FROM r.started) / 86400)::integer, r.station_id, s.name, cycle_bucket(s.seconds)
-			FROM runs r JOIN steps s ON s.run_id = r.id
-			WHERE r.id = ANY($1) AND r.outcome = 'PASS' AND s.outcome = 'PASS'
-		) x GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-		ON CONFLICT (day, station_id, name, bucket) DO UPDATE SET n = cycle.n + excluded.n`, ids); err != nil {
+		SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::bigint[])
+		ON CONFLICT (day, station_id, name, bucket) DO UPDATE SET n = cycle.n + excluded.n`,
+		days, stations, names, buckets, ns); err != nil {
 		return fmt.Errorf("update cycle histograms: %w", err)
 	}
 	return nil
