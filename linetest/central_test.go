@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -164,4 +166,54 @@ func csvRows(t *testing.T, cmd *exec.Cmd) []string {
 	}
 	rows := strings.Split(strings.TrimRight(string(out), "\r\n"), "\r\n")
 	return rows[1:]
+}
+
+// A unit that used up rules.max_attempts at one station is refused at the
+// next one it is plugged into; with PostgreSQL down that station falls back
+// to its own records, provisions the unit and says so in a note.
+func TestMaxAttemptsHoldAcrossStations(t *testing.T) {
+	cluster, _, url := startCentral(t)
+	l := startLine(t, lineSpec{units: 1})
+	base, err := os.ReadFile(l.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stationCfg := func(id string) *virtualLine {
+		cfg := withCentral(id, url)(string(base))
+		cfg = strings.Replace(cfg, "database = 'station.db'", "database = '"+id+".db'", 1)
+		cfg = regexp.MustCompile(`(?m)^max_attempts = 0$`).ReplaceAllString(cfg, "max_attempts = 2")
+		if !strings.Contains(cfg, "max_attempts = 2") {
+			t.Fatalf("cannot set rules.max_attempts in:\n%s", cfg)
+		}
+		path := filepath.Join(l.dir, id+".toml")
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return &virtualLine{Line: l.Line, dir: l.dir, config: path}
+	}
+	st1, st2 := stationCfg("st1"), stationCfg("st2")
+	for i := range 2 {
+		if r := st1.batch(t); r.exit != 0 {
+			t.Fatalf("st1 attempt %d: exit %d\n%s", i+1, r.exit, r.explain(t, "A1"))
+		}
+	}
+	r := st2.batch(t)
+	if v := r.verdicts["A1"]; r.exit != 1 || v.Code != station.RetestLimit {
+		t.Fatalf("st2 after two attempts at st1: exit %d, %s %s; want RETEST_LIMIT\n%s", r.exit, v.Outcome, v.Code, r.explain(t, "A1"))
+	}
+
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r = st2.batch(t)
+	if v := r.verdicts["A1"]; r.exit != 0 || v.Outcome != station.Pass {
+		t.Fatalf("st2 with PostgreSQL down: exit %d, %s %s; want PASS on its own records\n%s", r.exit, v.Outcome, v.Code, r.explain(t, "A1"))
+	}
+	noted := false
+	for _, ev := range r.of("A1") {
+		noted = noted || ev.Kind == station.Note && strings.Contains(ev.Text, "central store unreachable")
+	}
+	if !noted {
+		t.Errorf("no note that the line rules used this station's records only:\n%s", r.explain(t, "A1"))
+	}
 }
