@@ -162,3 +162,56 @@ func withoutAttempts(t testing.TB, local, line string) string {
 	}
 	return local
 }
+
+// With transcripts on, a unit's transcript reads the same from the line as
+// from its station.
+func TestTranscriptsShippedWhenAsked(t *testing.T) {
+	url := mustDB(t)
+	ctx := context.Background()
+	s := mustStore(t, tempPath(t, "st1.db"))
+	runs := stationRuns("st1", 200, 8, time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC))
+	record(t, s, runs)
+	var with *records.Run
+	for i := range runs {
+		if runs[i].Identity.IMEI != "" && len(runs[i].Transcript) > 0 {
+			with = &runs[i]
+		}
+	}
+	if with == nil {
+		t.Fatal("no seeded run with a transcript and an IMEI")
+	}
+	rep, err := central.NewReplicator(s.Reader(), url, "st1", central.WithTranscripts(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := central.OpenReports(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reports.Close()
+	found, err := reports.Unit(ctx, with.Identity.IMEI, central.Filter{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fr := range found {
+		if fr.Run.ID != with.ID {
+			continue
+		}
+		got, err := records.TranscriptText(fr.Transcript)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.Reader().Transcript(ctx, with.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want || got == "" {
+			t.Errorf("transcript from the line:\n%s\nfrom the station:\n%s", got, want)
+		}
+		return
+	}
+	t.Fatalf("run %s not in the line's history of %s", with.ID, with.Identity.IMEI)
+}

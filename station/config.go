@@ -175,6 +175,9 @@ type CentralConfig struct {
 	// URL is a PostgreSQL connection URL without a password (the password
 	// comes from PGPASSWORD or a libpq password/service file).
 	URL string `toml:"url"`
+	// Transcripts ships each run's redacted, compressed transcript too
+	// (off by default: they are most of the bytes and rarely read).
+	Transcripts bool `toml:"transcripts"`
 }
 
 // SlotConfig is one [[slot]].

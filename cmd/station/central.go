@@ -46,7 +46,8 @@ func startCentral(cfg *station.Config, store *records.Store, logger *slog.Logger
 		return nil, func() {}, nil
 	}
 	rep, err = central.NewReplicator(store.Reader(), cfg.Central.URL, cfg.StationID,
-		central.WithCursorFile(cfg.Database+".central"), central.WithLogger(logger.With("part", "central")))
+		central.WithCursorFile(cfg.Database+".central"), central.WithLogger(logger.With("part", "central")),
+		central.WithTranscripts(cfg.Central.Transcripts))
 	if err != nil {
 		return nil, nil, err
 	}
