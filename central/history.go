@@ -14,9 +14,10 @@ import (
 // History answers the line rules from the whole line: this station's own
 // runs from its local records (always complete), every other station's from
 // the central store. When the central store does not answer in time it
-// answers from the local records alone and says so in Source; after such a
-// failure it does not try the central store again for a while, so a line
-// with PostgreSQL down provisions at full speed.
+// answers from the local records alone and says so in Source. Once it has
+// failed, no unit waits for it again: a probe in the background finds out
+// when it is back, so a line with PostgreSQL down or a stalled network
+// provisions at full speed.
 type History struct {
 	pool      *pgxpool.Pool
 	local     station.History
@@ -26,8 +27,9 @@ type History struct {
 	clock     station.Clock
 
 	mu        sync.Mutex
-	downUntil time.Time
-	downErr   string
+	downUntil time.Time // when a probe may look again
+	downErr   string    // why the store is taken as down; "" when up
+	probing   bool
 }
 
 var _ station.History = (*History)(nil)
@@ -46,7 +48,7 @@ func NewHistory(url, stationID string, local station.History, timeout time.Durat
 		return nil, fmt.Errorf("central store: %w", err)
 	}
 	return &History{pool: pool, local: local, stationID: stationID, timeout: timeout,
-		retry: 5 * time.Second, clock: station.SystemClock{}}, nil
+		retry: time.Second, clock: station.SystemClock{}}, nil
 }
 
 // Close closes the connections to the central store.
@@ -80,19 +82,38 @@ func (h *History) UnitHistory(ctx context.Context, imei string) (station.UnitHis
 	return station.UnitHistory{Attempts: local.Attempts + others, Passed: local.Passed || passed, Source: "central"}, nil
 }
 
+// down says why the central store is taken as down ("" when it is up), and
+// starts a probe when one is due.
 func (h *History) down() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.clock.Now().Before(h.downUntil) {
-		return h.downErr
+	if h.downErr != "" && !h.probing && !h.clock.Now().Before(h.downUntil) {
+		h.probing = true
+		go h.probe()
 	}
-	return ""
+	return h.downErr
 }
 
 func (h *History) markDown(why string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.downUntil, h.downErr = h.clock.Now().Add(h.retry), why
+}
+
+// probe asks the central store a trivial question; an answer in time
+// brings it back for the line rules.
+func (h *History) probe() {
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+	defer cancel()
+	_, err := h.pool.Exec(ctx, "SELECT 1")
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.probing = false
+	if err != nil {
+		h.downUntil, h.downErr = h.clock.Now().Add(h.retry), shortReason(err)
+		return
+	}
+	h.downErr = ""
 }
 
 // shortReason is an operator-sized reason: a timeout or the driver's text.

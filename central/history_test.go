@@ -59,7 +59,12 @@ func TestHistorySpansTheLineAndFallsBack(t *testing.T) {
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Start()
+	restarted := false
+	defer func() {
+		if !restarted {
+			cluster.Start()
+		}
+	}()
 	t0 := time.Now()
 	got, err = h.UnitHistory(ctx, imei)
 	if err != nil {
@@ -73,6 +78,16 @@ func TestHistorySpansTheLineAndFallsBack(t *testing.T) {
 	if d := time.Since(t1); d > 100*time.Millisecond || !strings.HasPrefix(got.Source, "local:") {
 		t.Errorf("second question with PostgreSQL down took %v (%+v); the first took %v", d, got, t1.Sub(t0))
 	}
+	// Back up: the line rules use the whole line again, found by a probe,
+	// not by a unit waiting.
+	if err := cluster.Start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	waitFor(t, 10*time.Second, "the central store back for the line rules", func() bool {
+		got, err := h.UnitHistory(ctx, imei)
+		return err == nil && got.Source == "central"
+	})
 }
 
 // failAs turns a run that identified its unit into a failed run of imei.
