@@ -160,6 +160,7 @@ func store(ctx context.Context, tx pgx.Tx, runs []parsedRun) error {
 type unitFacts struct {
 	firstRun string
 	passed   bool
+	older    bool // the unit has runs from earlier batches, whose flags may need refreshing
 }
 
 // upsertUnits adds the batch's runs to their units' histories, in IMEI
@@ -208,14 +209,16 @@ func upsertUnits(ctx context.Context, tx pgx.Tx, runs []parsedRun) (map[string]u
 			first_run = CASE WHEN (excluded.first_started, excluded.first_run) < (units.first_started, units.first_run)
 				THEN excluded.first_run ELSE units.first_run END,
 			first_started = least(units.first_started, excluded.first_started)
-		RETURNING imei, first_run, passed`, imeis, n, first, started, passed)
+		RETURNING imei, first_run, passed, runs`, imeis, n, first, started, passed)
 	if err != nil {
 		return nil, fmt.Errorf("update units: %w", err)
 	}
 	out := make(map[string]unitFacts, len(imeis))
 	var imei string
 	var f unitFacts
-	_, err = pgx.ForEachRow(rows, []any{&imei, &f.firstRun, &f.passed}, func() error {
+	var total int32
+	_, err = pgx.ForEachRow(rows, []any{&imei, &f.firstRun, &f.passed, &total}, func() error {
+		f.older = total > int32(by[imei].n)
 		out[imei] = f
 		return nil
 	})
@@ -266,9 +269,14 @@ func refreshFlags(ctx context.Context, tx pgx.Tx, units map[string]unitFacts) er
 	if len(units) == 0 {
 		return nil
 	}
-	imeis := make([]string, 0, len(units))
-	for imei := range units {
-		imeis = append(imeis, imei)
+	var imeis []string
+	for imei, u := range units {
+		if u.older { // a unit new with this batch has only rows just written right
+			imeis = append(imeis, imei)
+		}
+	}
+	if len(imeis) == 0 {
+		return nil
 	}
 	if _, err := tx.Exec(ctx, `UPDATE runs r SET first_run = (r.id = u.first_run), unit_passed = u.passed
 		FROM units u WHERE r.imei = ANY($1) AND r.imei <> '' AND u.imei = r.imei

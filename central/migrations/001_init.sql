@@ -38,7 +38,6 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_started ON runs (started, id);
 CREATE INDEX runs_imei ON runs (imei) WHERE imei <> '';
-CREATE INDEX runs_station ON runs (station_id, started);
 
 -- Steps and transcripts are written in the transaction that inserts their
 -- run, by the replicator only; no foreign key, whose per-row check would
