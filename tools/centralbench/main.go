@@ -313,7 +313,7 @@ ins AS (
 units_ins AS (
 	INSERT INTO units (imei, runs, first_run, first_started, passed)
 	SELECT u.imei || '-' || $2::text, u.runs, u.first_run || '-' || $2::text, u.first_started + $1::int * interval '365 days', u.passed
-	FROM units u WHERE u.imei NOT LIKE '%-%' AND u.first_run IN (SELECT id FROM src)
+	FROM units u JOIN src ON src.id = u.first_run
 	RETURNING 1)
 INSERT INTO cycle (day, station_id, name, bucket, n)
 SELECT day + $1::int * 365, station_id, name, bucket, n FROM cycle WHERE day < (SELECT min(day) FROM cycle) + 400
