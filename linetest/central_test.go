@@ -42,7 +42,7 @@ func startCentral(t *testing.T) (*pgtest.Cluster, *pgtest.Proxy, string) {
 	return c, p, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/line?sslmode=disable&connect_timeout=2", p.Port())
 }
 
-var centralTable = regexp.MustCompile(`(?m)^\[central\]\n(url = .*\n)?`)
+var centralTable = regexp.MustCompile(`(?m)^\[central\]\n(?:[a-z_]+ = .*\n)*`)
 
 // withCentral makes a line's config a station of its own on the central store.
 func withCentral(id, url string) func(string) string {
