@@ -174,8 +174,8 @@ func tallies(ctx context.Context, tx pgx.Tx, f Filter) ([]Tally, error) {
 		count(*) FILTER (WHERE r.first_run),
 		count(*) FILTER (WHERE r.first_run AND r.outcome = 'PASS'),
 		count(*) FILTER (WHERE r.first_run AND r.unit_passed),
-		count(*) FILTER (WHERE r.imei <> '' AND NOT r.first_run),
-		count(*) FILTER (WHERE r.imei = '')
+		count(*) FILTER (WHERE r.identified AND NOT r.first_run),
+		count(*) FILTER (WHERE NOT r.identified)
 		FROM runs r`+where+` GROUP BY 1, 2, 3, 4, 5, 6`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read run tallies: %w", err)

@@ -239,7 +239,7 @@ func earlier(a, b *parsedRun) bool {
 var runCopyColumns = []string{"id", "station_id", "station_version", "slot", "probe", "operator", "imei", "iccid",
 	"imsi", "modem_fw", "model", "hw_version", "modem_uuid", "fw_name", "fw_sha256", "flash_tool", "flash_version",
 	"started", "ended", "seconds", "outcome", "code", "step", "detail", "attempt", "psk_identity", "psk_sha256",
-	"first_run", "unit_passed"}
+	"first_run", "unit_passed", "identified"}
 
 func copyRuns(ctx context.Context, tx pgx.Tx, runs []parsedRun, units map[string]unitFacts) error {
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"runs"}, runCopyColumns, pgx.CopyFromSlice(len(runs), func(i int) ([]any, error) {
@@ -254,7 +254,7 @@ func copyRuns(ctx context.Context, tx pgx.Tx, runs []parsedRun, units map[string
 		return []any{r.ID, r.StationID, r.StationVersion, r.Slot, r.Probe, r.Operator, r.IMEI, r.ICCID, r.IMSI,
 			r.ModemFW, r.Model, r.HWVersion, r.ModemUUID, r.FirmwareName, r.FirmwareSHA256, r.FlashTool,
 			r.FlashVersion, p.started, p.ended, r.Seconds, string(r.Outcome), string(r.Code), r.Step, r.Detail,
-			attempt, r.PSKIdentity, r.PSKSHA256, r.IMEI != "" && u.firstRun == r.ID, r.IMEI != "" && u.passed}, nil
+			attempt, r.PSKIdentity, r.PSKSHA256, r.IMEI != "" && u.firstRun == r.ID, r.IMEI != "" && u.passed, r.IMEI != ""}, nil
 	}))
 	if err != nil {
 		return fmt.Errorf("insert runs: %w", err)

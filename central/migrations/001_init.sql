@@ -3,14 +3,25 @@
 -- finished run never changes), keyed by the run's UUID, so shipping a run
 -- twice changes nothing.
 
+-- The columns the summary reads come first: a scan of every run then
+-- stops unpacking each row after them (the identity, texts and digests
+-- behind make most of a row's bytes).
 CREATE TABLE runs (
     id              text        PRIMARY KEY,          -- the run's UUID, made by the engine
     station_id      text        NOT NULL,
-    station_version text        NOT NULL DEFAULT '',
     slot            text        NOT NULL,
-    probe           text        NOT NULL DEFAULT '',
     operator        text        NOT NULL DEFAULT '',
+    outcome         text        NOT NULL CHECK (outcome IN ('PASS', 'FAIL', 'ERROR', 'ABORTED')),
+    code            text        NOT NULL DEFAULT '',
+    step            text        NOT NULL DEFAULT '',
+    -- Line-wide facts kept up to date as runs arrive from any station:
+    first_run       boolean     NOT NULL DEFAULT false, -- the earliest run of its IMEI on the line
+    unit_passed     boolean     NOT NULL DEFAULT false, -- its IMEI has passed somewhere on the line
+    identified      boolean     NOT NULL,             -- imei <> ''
+    started         timestamptz NOT NULL,
     imei            text        NOT NULL DEFAULT '',
+    station_version text        NOT NULL DEFAULT '',
+    probe           text        NOT NULL DEFAULT '',
     iccid           text        NOT NULL DEFAULT '',
     imsi            text        NOT NULL DEFAULT '',
     modem_fw        text        NOT NULL DEFAULT '',
@@ -21,20 +32,13 @@ CREATE TABLE runs (
     fw_sha256       text        NOT NULL DEFAULT '',
     flash_tool      text        NOT NULL DEFAULT '',
     flash_version   text        NOT NULL DEFAULT '',
-    started         timestamptz NOT NULL,
     ended           timestamptz,
     seconds         double precision,
-    outcome         text        NOT NULL CHECK (outcome IN ('PASS', 'FAIL', 'ERROR', 'ABORTED')),
-    code            text        NOT NULL DEFAULT '',
-    step            text        NOT NULL DEFAULT '',
     detail          text        NOT NULL DEFAULT '',
     attempt         integer,                          -- the attempt number at its own station
     psk_identity    text        NOT NULL DEFAULT '',
     psk_sha256      text        NOT NULL DEFAULT '',  -- the digest the modem reported, never the key
-    received        timestamptz NOT NULL DEFAULT clock_timestamp(),
-    -- Line-wide facts kept up to date as runs arrive from any station:
-    first_run       boolean     NOT NULL DEFAULT false, -- the earliest run of its IMEI on the line
-    unit_passed     boolean     NOT NULL DEFAULT false  -- its IMEI has passed somewhere on the line
+    received        timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX runs_started ON runs (started, id);
 CREATE INDEX runs_imei ON runs (imei) WHERE imei <> '';

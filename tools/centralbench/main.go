@@ -314,12 +314,12 @@ WITH src AS (SELECT * FROM runs WHERE id NOT LIKE '%-%-%-%-%-%' ORDER BY id LIMI
 ins AS (
 	INSERT INTO runs (id, station_id, station_version, slot, probe, operator, imei, iccid, imsi, modem_fw, model,
 		hw_version, modem_uuid, fw_name, fw_sha256, flash_tool, flash_version, started, ended, seconds, outcome, code,
-		step, detail, attempt, psk_identity, psk_sha256, received, first_run, unit_passed)
+		step, detail, attempt, psk_identity, psk_sha256, received, first_run, unit_passed, identified)
 	SELECT id || '-' || $2::text, station_id, station_version, slot, probe, operator,
 		CASE WHEN imei = '' THEN '' ELSE imei || '-' || $2::text END, iccid, imsi, modem_fw, model, hw_version,
 		modem_uuid, fw_name, fw_sha256, flash_tool, flash_version, started + $1::int * interval '365 days',
 		ended + $1::int * interval '365 days', seconds, outcome, code, step, detail, attempt, psk_identity,
-		psk_sha256, received, first_run, unit_passed FROM src
+		psk_sha256, received, first_run, unit_passed, identified FROM src
 	RETURNING 1),
 units_ins AS (
 	INSERT INTO units (imei, runs, first_run, first_started, passed)
