@@ -82,7 +82,11 @@ func TestFourStationsShareOneCentralStore(t *testing.T) {
 		wg.Wait()
 		for i, r := range results {
 			if r.exit != 0 || len(r.verdicts) != 8 {
-				t.Fatalf("%s: station st%d exit %d with %d verdicts\nstderr:\n%s", name, i+1, r.exit, len(r.verdicts), r.stderr)
+				var codes []string
+				for slot, v := range r.verdicts {
+					codes = append(codes, fmt.Sprintf("%s %s %s %s", slot, v.Outcome, v.Code, v.Detail))
+				}
+				t.Fatalf("%s: station st%d exit %d with %d verdicts: %s\nstderr:\n%s", name, i+1, r.exit, len(r.verdicts), strings.Join(codes, "; "), r.stderr)
 			}
 			for slot, v := range r.verdicts {
 				if v.Outcome != station.Pass {
