@@ -56,6 +56,7 @@ bench: build
 	@echo "insertion -> first step started (the whole station, 100 plug events; target p95 <= 300 ms):"
 	$(GO) test ./linetest -run '^$$' -bench PlugToFirstStep -benchtime 1x | grep Benchmark
 	scripts/line-bench.sh
+	scripts/central-bench.sh
 
 # Not in CI: $(SOAK_UNITS) units through 32 slots of the virtual line at speed
 # 50, ~5% faults of every kind, the station SIGKILLed in ~10% of the rounds;

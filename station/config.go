@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -174,6 +175,9 @@ type CentralConfig struct {
 	// URL is a PostgreSQL connection URL without a password (the password
 	// comes from PGPASSWORD or a libpq password/service file).
 	URL string `toml:"url"`
+	// Transcripts ships each run's redacted, compressed transcript too
+	// (off by default: they are most of the bytes and rarely read).
+	Transcripts bool `toml:"transcripts"`
 }
 
 // SlotConfig is one [[slot]].
@@ -379,6 +383,11 @@ func (c *Config) validate(src []byte) error {
 	if c.Modem.Baud <= 0 {
 		checks = append(checks, bad("modem.baud", "must be positive"))
 	}
+	if c.Central.URL != "" {
+		if msg := centralURLProblem(c.Central.URL); msg != "" {
+			checks = append(checks, bad("central.url", "%s", msg))
+		}
+	}
 	checks = append(checks, c.validateSlots(bad)...)
 	return errors.Join(checks...)
 }
@@ -436,6 +445,26 @@ func (c *Config) slotLine(i int) int {
 		return c.slotLines[i]
 	}
 	return 0
+}
+
+// centralURLProblem says what is wrong with a [central] url, or "". The
+// password never sits in the config file (it is copied around, shown in
+// bug reports): libpq's PGPASSWORD, password file or service file give it.
+// The message never repeats the URL, which may hold that password.
+func centralURLProblem(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "must be a postgres:// URL"
+	}
+	if _, set := u.User.Password(); set {
+		return "must not contain a password: set PGPASSWORD or use a libpq password file (~/.pgpass) or service file"
+	}
+	for k := range u.Query() {
+		if strings.EqualFold(k, "password") {
+			return "must not contain a password: set PGPASSWORD or use a libpq password file (~/.pgpass) or service file"
+		}
+	}
+	return ""
 }
 
 // validUSBPath accepts a sysfs USB device name: bus, dash, ports joined by

@@ -24,7 +24,9 @@ func newReportCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report summary|runs|unit ...",
 		Short: "Reports from the records database",
-		Long: `Reports from the records database (read-only; safe while a station writes it).
+		Long: `Reports from the records database (read-only; safe while a station writes it), or with
+--db postgres://… from the line-wide store ([central]): every station's runs, --station to
+choose stations, and a breakdown per station in the summary.
 
 ` + timeHelp,
 		Args: noArgs,
@@ -32,7 +34,7 @@ func newReportCmd(g *globalFlags) *cobra.Command {
 			return usageErr("name a report: summary, runs or unit")
 		},
 	}
-	cmd.AddCommand(newReportSummaryCmd(), newReportRunsCmd(), newReportUnitCmd())
+	cmd.AddCommand(newReportSummaryCmd(), newReportRunsCmd(), newReportUnitCmd(), newReportSyncCmd())
 	return cmd
 }
 
@@ -43,11 +45,13 @@ type reportFlags struct {
 	format       string
 	json         bool
 	formats      []string
+	stations     []string // --db postgres://… only
 }
 
 func (f *reportFlags) register(fs *pflag.FlagSet, formats []string, withTimes bool) {
 	f.formats = formats
-	fs.StringVar(&f.db, "db", "", "the records database (required)")
+	fs.StringVar(&f.db, "db", "", "the records database (required), or the line's PostgreSQL (postgres://…)")
+	fs.StringSliceVar(&f.stations, "station", nil, "with --db postgres://…: only these stations (station_id, comma-separated)")
 	fs.StringVar(&f.format, "format", formats[0], "output format: "+strings.Join(formats, " or "))
 	fs.BoolVar(&f.json, "json", false, "JSON output (the same as --format json)")
 	if withTimes {
@@ -125,6 +129,9 @@ cycle-time percentiles per step and per unit, and a breakdown per slot and per o
 			if err := f.check(cmd.Flags()); err != nil {
 				return err
 			}
+			if isCentralURL(f.db) {
+				return lineSummary(cmd, &f)
+			}
 			filter, err := f.filter()
 			if err != nil {
 				return err
@@ -186,6 +193,9 @@ RFC 3339 with the offset.
 			// nothing: collect garbage less often (halves the GC share of a
 			// large export).
 			debug.SetGCPercent(400)
+			if isCentralURL(f.db) {
+				return lineRuns(cmd, &f, filter.Outcome, filter.IMEI, bom)
+			}
 			r, err := f.open()
 			if err != nil {
 				return err
@@ -228,6 +238,9 @@ Exit 1 when the database holds no run of that IMEI; exit 2 when IMEI is not one
 			}
 			if err := f.check(cmd.Flags()); err != nil {
 				return err
+			}
+			if isCentralURL(f.db) {
+				return lineUnit(cmd, &f, imei, withTranscripts)
 			}
 			r, err := f.open()
 			if err != nil {

@@ -58,6 +58,7 @@ With --json, a failing command prints one JSON object on stderr:
 		newReportCmd(g),
 		newDevicesCmd(g),
 		newCheckCmd(g),
+		newCentralCmd(),
 		newVersionCmd(),
 	)
 	root.SetOut(stdout)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"nrfline/central"
 	"nrfline/discover"
 	"nrfline/flash"
 	"nrfline/inject"
@@ -18,13 +19,18 @@ import (
 
 // line is an engine with everything it was wired to.
 type line struct {
-	engine   *station.Engine
-	store    *records.Store
-	firmware station.Firmware // the checked image, for the TUI's header
+	engine      *station.Engine
+	store       *records.Store
+	firmware    station.Firmware    // the checked image, for the TUI's header
+	central     *central.Replicator // nil without [central]; Backlog() for the output
+	stopCentral func()
 }
 
 func (l *line) Close() {
 	l.engine.Close()
+	if l.stopCentral != nil {
+		l.stopCentral()
+	}
 	if err := l.store.Close(); err != nil {
 		slog.Error("close records", "err", err)
 	}
@@ -55,8 +61,13 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 	if err != nil {
 		return nil, infraErr(fmt.Errorf("open records %s: %w", cfg.Database, err))
 	}
+	history, closeHistory, err := lineHistory(cfg, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	opt := station.Options{
-		Config: cfg, Firmware: fw, Flasher: fl, Portal: p, Prober: prober, Recorder: store, History: store,
+		Config: cfg, Firmware: fw, Flasher: fl, Portal: p, Prober: prober, Recorder: store, History: history,
 		Modems:  inject.Opener(cfg.Modem, logger.With("part", "modem")),
 		Logger:  logger,
 		Version: version(),
@@ -82,10 +93,18 @@ func wire(ctx context.Context, cfg *station.Config, logger *slog.Logger) (*line,
 	}
 	eng, err := station.New(opt)
 	if err != nil {
+		closeHistory()
 		store.Close()
 		return nil, infraErr(err)
 	}
-	return &line{engine: eng, store: store, firmware: fw}, nil
+	rep, stopCentral, err := startCentral(cfg, store, logger)
+	if err != nil {
+		eng.Close()
+		closeHistory()
+		store.Close()
+		return nil, infraErr(err)
+	}
+	return &line{engine: eng, store: store, firmware: fw, central: rep, stopCentral: func() { stopCentral(); closeHistory() }}, nil
 }
 
 // flashVersion asks the flash tool for its version, recorded with every
