@@ -58,6 +58,10 @@ type Options struct {
 	Tally func(ctx context.Context) (Tally, error)
 	// PortalCheck tells whether the portal answers; nil hides it.
 	PortalCheck func(ctx context.Context) error
+	// Backlog is how many finished runs still wait to be shipped to the
+	// line-wide records ([central]); nil hides it. It must not block (an
+	// atomic read): the header calls it on every draw.
+	Backlog func() int
 
 	Now    func() time.Time // the clock; time.Now when nil
 	Logger *slog.Logger     // diagnostics (a file while the TUI owns the terminal)

@@ -50,6 +50,13 @@ func (m *Model) header() string {
 			second = append(second, "today …")
 		}
 	}
+	if m.opt.Backlog != nil {
+		if n := m.opt.Backlog(); n == 0 {
+			second = append(second, "central ✔ synced")
+		} else {
+			second = append(second, st.bad.on(fmt.Sprintf("central ⧗ %d to send", n)))
+		}
+	}
 	running := fmt.Sprintf("%d/%d running", m.line.running(), len(m.line.slots))
 	return fit(first, m.width) + "\n" + fit(spread(strings.Join(second, " │ "), running, m.width), m.width)
 }

@@ -211,3 +211,20 @@ func TestHeaderGivesWayToTheRight(t *testing.T) {
 		t.Fatalf("narrow header line: %q", second)
 	}
 }
+
+// With [central], the header says how many runs still wait to be shipped to
+// the line-wide records.
+func TestHeaderShowsTheCentralBacklog(t *testing.T) {
+	backlog := 3
+	h := newHarness(t, 160, 40, Options{Operator: "OP-0042", Backlog: func() int { return backlog }})
+	h.send(status("A1", station.SlotEmpty))
+	h.deliver(h.m.Init())
+	if second := strings.Split(h.screen(), "\n")[1]; !strings.Contains(second, "central ⧗ 3 to send") {
+		t.Fatalf("header line: %q", second)
+	}
+	backlog = 0
+	h.send(status("A1", station.SlotEmpty))
+	if second := strings.Split(h.screen(), "\n")[1]; !strings.Contains(second, "central ✔ synced") {
+		t.Fatalf("header line after the backlog drained: %q", second)
+	}
+}

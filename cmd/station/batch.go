@@ -94,6 +94,7 @@ func provision(ctx context.Context, cfg *station.Config, o batchOptions, logger 
 	sub := l.engine.Subscribe(4096, station.Lossless)
 	var out sync.WaitGroup
 	r := newRenderer(stdout, o.json, o.verbose)
+	r.backlog = l.backlog()
 	out.Go(func() {
 		for ev := range sub.C {
 			if r.render(ev); r.Err() != nil {

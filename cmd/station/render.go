@@ -20,6 +20,13 @@ type renderer struct {
 	last    map[string]string // last printed progress mark (phase and quarter) per slot
 	zoned   bool              // the time zone line was printed
 	tally   map[station.Outcome]int
+	backlog func() int // runs not yet shipped to [central]; nil without it
+}
+
+// verdictLine is a verdict event of `batch --json` with the central backlog.
+type verdictLine struct {
+	station.Event
+	CentralBacklog int `json:"central_backlog"`
 }
 
 func newRenderer(w io.Writer, asJSON, verbose bool) *renderer {
@@ -51,7 +58,13 @@ func (r *renderer) render(ev station.Event) {
 		r.tally[ev.Verdict.Outcome]++
 	}
 	if r.json {
-		if err := r.enc.Encode(ev); err != nil && r.w.err == nil {
+		var v any = ev
+		if ev.Kind == station.VerdictReached && r.backlog != nil {
+			// An integrator sees after every verdict how many runs still
+			// wait for the line-wide records.
+			v = verdictLine{Event: ev, CentralBacklog: r.backlog()}
+		}
+		if err := r.enc.Encode(v); err != nil && r.w.err == nil {
 			r.w.err = err // not a write error: an event that cannot be encoded
 		}
 		return
@@ -165,6 +178,9 @@ type summaryEvent struct {
 	Aborted  int               `json:"aborted"`
 	ExitCode int               `json:"exit_code"`
 	Verdicts []station.Verdict `json:"verdicts"`
+	// CentralBacklog is how many finished runs were not yet shipped to the
+	// line-wide records when batch ended (absent without [central]).
+	CentralBacklog *int `json:"central_backlog,omitempty"`
 }
 
 // summary ends the output: one summary event in JSON, else the human
@@ -181,6 +197,10 @@ func (r *renderer) summary(verdicts []station.Verdict, exit int) {
 		ExitCode: exit, Verdicts: verdicts}
 	if s.Verdicts == nil {
 		s.Verdicts = []station.Verdict{}
+	}
+	if r.backlog != nil {
+		n := r.backlog()
+		s.CentralBacklog = &n
 	}
 	if err := r.enc.Encode(s); err != nil && r.w.err == nil {
 		r.w.err = err

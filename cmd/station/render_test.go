@@ -37,3 +37,22 @@ func TestHumanOutputIsAFewLinesPerUnit(t *testing.T) {
 		}
 	}
 }
+
+// With [central], every verdict line of --json and the summary say how many
+// finished runs still wait to be shipped to the line-wide records.
+func TestJSONVerdictsCarryTheCentralBacklog(t *testing.T) {
+	var b strings.Builder
+	r := newRenderer(&b, true, false)
+	backlog := 7
+	r.backlog = func() int { return backlog }
+	v := station.Verdict{Run: "r1", Slot: "A1", Outcome: station.Pass}
+	r.render(station.Event{Kind: station.StepStarted, Slot: "A1", Step: "flash"})
+	r.render(station.Event{Kind: station.VerdictReached, Slot: "A1", Verdict: &v})
+	backlog = 0
+	r.summary([]station.Verdict{v}, exitOK)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || strings.Contains(lines[0], "central_backlog") ||
+		!strings.Contains(lines[1], `"central_backlog":7`) || !strings.Contains(lines[2], `"central_backlog":0`) {
+		t.Fatalf("--json lines:\n%s", b.String())
+	}
+}

@@ -74,7 +74,8 @@ func runTUI(ctx context.Context, cfg *station.Config, o tuiOptions, logger *slog
 	opt := ui.Options{
 		StationID: cfg.StationID, Firmware: l.firmware, Bell: cfg.UI.Bell, Autostart: cfg.Line.Autostart,
 		NoColor: os.Getenv("NO_COLOR") != "", Operator: o.operator, Logger: logger.With("part", "tui"),
-		Tally: func(ctx context.Context) (ui.Tally, error) { return tally(ctx, l.store.Reader()) },
+		Tally:   func(ctx context.Context) (ui.Tally, error) { return tally(ctx, l.store.Reader()) },
+		Backlog: l.backlog(),
 	}
 	if cfg.Portal.Kind != "none" {
 		opt.PortalCheck = func(ctx context.Context) error {

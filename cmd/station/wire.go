@@ -26,6 +26,14 @@ type line struct {
 	stopCentral func()
 }
 
+// backlog reads the central replicator's backlog; nil without [central].
+func (l *line) backlog() func() int {
+	if l.central == nil {
+		return nil
+	}
+	return l.central.Backlog
+}
+
 func (l *line) Close() {
 	l.engine.Close()
 	if l.stopCentral != nil {
