@@ -32,6 +32,7 @@ type fakeNRF struct {
 	writeFail map[int]string          // type → final result of a write
 	delFail   string                  // final result of every delete
 	noDelete  bool                    // deletes answer OK but keep the credential
+	goOnline  bool                    // the first write finds the modem online again (the firmware turned LTE on)
 	fail      map[string]string       // command → final result
 	replies   map[string]attest.Reply // command → whole answer
 }
@@ -144,6 +145,9 @@ func (f *fakeNRF) cmng(args string) attest.Reply {
 	case "0":
 		if r, ok := f.writeFail[typ]; ok {
 			return f.final(r)
+		}
+		if f.goOnline {
+			f.goOnline, f.cfun = false, 1 // the unit's firmware turns LTE on
 		}
 		if f.cfun == 1 {
 			return f.final("+CME ERROR: 518")

@@ -104,6 +104,7 @@ func TestProvisionFailures(t *testing.T) {
 		{"527 on key write", func(f *fakeNRF) { f.writeFail = map[int]string{TypePSK: "+CME ERROR: 527"} }, nil, station.CredWrite, false},
 		{"bare ERROR on write", func(f *fakeNRF) { f.writeFail = map[int]string{TypePSK: "ERROR"} }, nil, station.CredWrite, false},
 		{"518 on delete", func(f *fakeNRF) { f.delFail = "+CME ERROR: 518" }, nil, station.CredNotAllowed, false},
+		{"firmware turns LTE on during the write", func(f *fakeNRF) { f.goOnline = true }, nil, station.CodeNone, true},
 		{"514 on delete", func(f *fakeNRF) { f.delFail = "+CME ERROR: 514" }, nil, station.CredWrite, false},
 		{"CFUN=4 refused", func(f *fakeNRF) { f.fail["AT+CFUN=4"] = "ERROR" }, nil, station.ModemError, false},
 		{"CMEE refused", func(f *fakeNRF) { f.fail["AT+CMEE=1"] = "ERROR" }, nil, station.ModemError, false},

@@ -31,7 +31,9 @@ const MaxSecTag = 2147483647
 // ClearServerTag the server tag's PSK and identity are deleted and the tag
 // must list empty afterwards.
 //
-// Codes: 518 → CRED_NOT_ALLOWED, 515 → CRED_MEMORY_FULL, other write or
+// A 518 (the modem is active) is met once by going offline again and
+// writing again, with a warning: the unit's firmware may turn LTE back on
+// by itself. Codes: 518 twice → CRED_NOT_ALLOWED, 515 → CRED_MEMORY_FULL, other write or
 // delete failures → CRED_WRITE_FAILED, a missing or wrong digest →
 // CRED_VERIFY, AT+CFUN=4 refused → MODEM_ERROR.
 func (m *Modem) Provision(ctx context.Context, plan station.CredentialPlan) (station.CredentialReport, error) {
@@ -42,15 +44,19 @@ func (m *Modem) Provision(ctx context.Context, plan station.CredentialPlan) (sta
 	if err := m.offline(ctx); err != nil {
 		return rep, err
 	}
-	tag := plan.BootstrapTag
-	if err := m.deleteCreds(ctx, tag); err != nil {
-		return rep, err
+	err := m.store(ctx, plan)
+	if station.CodeOf(err) == station.CredNotAllowed {
+		// The unit's own firmware can bring the modem back online on its
+		// way (after a bootstrap it writes server credentials with LTE off,
+		// then turns LTE on again): offline once more and write again.
+		if err = m.offline(ctx); err == nil {
+			err = m.store(ctx, plan)
+		}
+		if err == nil {
+			rep.Warnings = append(rep.Warnings, "the modem was online again during the write (518): taken offline and written again")
+		}
 	}
-	if err := m.writeCred(ctx, tag, TypeIdentity, plan.Identity, ""); err != nil {
-		return rep, err
-	}
-	key := plan.Key.Hex()
-	if err := m.writeCred(ctx, tag, TypePSK, key, key); err != nil {
+	if err != nil {
 		return rep, err
 	}
 	if err := m.verify(ctx, plan, &rep); err != nil {
@@ -63,6 +69,19 @@ func (m *Modem) Provision(ctx context.Context, plan station.CredentialPlan) (sta
 		rep.ClearedServer = true
 	}
 	return rep, nil
+}
+
+// store deletes and writes the bootstrap identity and key.
+func (m *Modem) store(ctx context.Context, plan station.CredentialPlan) error {
+	tag := plan.BootstrapTag
+	if err := m.deleteCreds(ctx, tag); err != nil {
+		return err
+	}
+	if err := m.writeCred(ctx, tag, TypeIdentity, plan.Identity, ""); err != nil {
+		return err
+	}
+	key := plan.Key.Hex()
+	return m.writeCred(ctx, tag, TypePSK, key, key)
 }
 
 // checkPlan refuses what must never reach the modem.
