@@ -34,7 +34,6 @@ type Lister struct {
 	cache *portCache // optional: sysfs answers kept between listings
 }
 
-
 // Devices lists the USB serial devices present now, probes first. The
 // ports are the ttys of <root>/sys/class/tty; a port that goes away while
 // it is read (a unit pulled mid-scan) is left out, it does not fail the
