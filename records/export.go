@@ -16,36 +16,10 @@ import (
 	"nrfline/station"
 )
 
-// RunRow is one run as the runs report shows it.
-type RunRow struct {
-	ID             string          `json:"id"`
-	StationID      string          `json:"station_id"`
-	StationVersion string          `json:"station_version"`
-	Slot           string          `json:"slot"`
-	Probe          string          `json:"probe"`
-	Operator       string          `json:"operator"`
-	IMEI           string          `json:"imei"`
-	ICCID          string          `json:"iccid"`
-	IMSI           string          `json:"imsi"`
-	ModemFW        string          `json:"modem_fw"`
-	Model          string          `json:"model"`
-	HWVersion      string          `json:"hw_version"`
-	ModemUUID      string          `json:"modem_uuid"`
-	FirmwareName   string          `json:"fw_name"`
-	FirmwareSHA256 string          `json:"fw_sha256"`
-	FlashTool      string          `json:"flash_tool"`
-	FlashVersion   string          `json:"flash_version"`
-	Started        string          `json:"started"`
-	Ended          *string         `json:"ended"`
-	Seconds        *float64        `json:"seconds"`
-	Outcome        station.Outcome `json:"outcome"`
-	Code           station.Code    `json:"code"`
-	Step           string          `json:"step"`
-	Detail         string          `json:"detail"`
-	Attempt        *int64          `json:"attempt"`
-	PSKIdentity    string          `json:"psk_identity"`
-	PSKSHA256      string          `json:"psk_sha256"`
-}
+// RunRow is one run as the runs report shows it: the run columns every
+// store of runs shares (station.RunRecord), so the central store's reports
+// print through the same renderers.
+type RunRow = station.RunRecord
 
 // runColumns are the columns of the runs report, in order: the CSV header.
 var runColumns = []string{"id", "station_id", "station_version", "slot", "probe", "operator", "imei", "iccid",

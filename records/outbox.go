@@ -76,7 +76,7 @@ func finishedRuns(ctx context.Context, tx *sql.Tx, from int64, limit int) ([]sta
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, fmt.Errorf("read journal: %w", err)
 		}
-		out = append(out, station.FinishedRun{Pos: pos, Run: station.RunRecord(runRowOf(vals))})
+		out = append(out, station.FinishedRun{Pos: pos, Run: runRowOf(vals)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
