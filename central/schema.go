@@ -4,10 +4,10 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
+
+	embedded "nrfline/internal/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -19,22 +19,7 @@ const migrationLock = 0x6e72_666c_696e_6501 // "nrfline" + 1
 
 // migrations returns the numbered migrations in order; migration i (from 0)
 // brings the schema from version i to i+1.
-func migrations() ([]string, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("list migrations: %w", err)
-	}
-	sort.Strings(names)
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", n, err)
-		}
-		out = append(out, string(b))
-	}
-	return out, nil
-}
+func migrations() ([]string, error) { return embedded.Load(migrationFS, "migrations/*.sql") }
 
 // SchemaVersion is the schema version this build writes.
 func SchemaVersion() int {

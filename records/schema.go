@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
+
+	embedded "nrfline/internal/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -14,22 +14,7 @@ var migrationFS embed.FS
 
 // migrations returns the numbered migrations in order; migration i (from 0)
 // brings the schema from user_version i to i+1.
-func migrations() ([]string, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("list migrations: %w", err)
-	}
-	sort.Strings(names)
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", n, err)
-		}
-		out = append(out, string(b))
-	}
-	return out, nil
-}
+func migrations() ([]string, error) { return embedded.Load(migrationFS, "migrations/*.sql") }
 
 // SchemaVersion is the PRAGMA user_version this build writes.
 func SchemaVersion() int {
