@@ -289,13 +289,13 @@ func (l *Line) unplugged(p *place, plug int) {
 	if !current || closing {
 		return
 	}
-	// The probe may be busy with an operation (unplug@flash): it ends
-	// Lost at its next tick; do not hold up the caller meanwhile.
-	l.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		l.ctl.Unplug(ctx, serial)
-	})
+	// The probe leaves the fake tools' bus now, not later: a replacement
+	// may be plugged into this place at once (sim ctl replace did, and
+	// found the place still in use). An operation running on it
+	// (unplug@flash) is not waited for: it ends Lost at its next tick.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.ctl.Unplug(gone, serial)
 }
 
 // unplugOriginal pulls the line's original unit i (0-based) if it is still
