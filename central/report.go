@@ -104,27 +104,12 @@ func and(where, cond string) string {
 	return where + " AND " + cond
 }
 
-// Tally is one group of finished runs, counted as records counts them (the
-// fields of records.Tally): first tested means the unit's first run on the
-// whole line.
-type Tally struct {
-	Station, Slot, Operator string
-	Outcome                 station.Outcome
-	Code                    station.Code
-	Step                    station.StepName
-	Runs, FirstTested       int
-	FirstPass               int
-	EventuallyPassed        int
-	Retests, Unidentified   int
-}
-
-// CycleCount is one bucket of a cycle-time histogram (records/hist.go's
-// buckets; Name "*" is the whole run).
-type CycleCount struct {
-	Name   string
-	Bucket int
-	N      int64
-}
+// Tally and CycleCount are the counts every store of runs gives the
+// reports (station's types, so the line-wide and local reports share them).
+type (
+	Tally      = station.Tally
+	CycleCount = station.CycleCount
+)
 
 // SummaryData is what a line-wide summary is made of.
 type SummaryData struct {

@@ -127,15 +127,7 @@ func TestLineReportsEqualTheStationsTogether(t *testing.T) {
 }
 
 func lineSummary(w records.Filter, d *central.SummaryData) *records.LineSummary {
-	tallies := make([]records.Tally, len(d.Tallies))
-	for i, t := range d.Tallies {
-		tallies[i] = records.Tally(t)
-	}
-	cycles := make([]records.CycleCount, len(d.Cycles))
-	for i, c := range d.Cycles {
-		cycles[i] = records.CycleCount(c)
-	}
-	return records.NewLineSummary(w.Since, w.Until, tallies, cycles, d.RetestedUnits)
+	return records.NewLineSummary(w.Since, w.Until, d.Tallies, d.Cycles, d.RetestedUnits)
 }
 
 func jsonOf(t testing.TB, v any) string {

@@ -18,27 +18,12 @@ import (
 // that another store (the central PostgreSQL) counted, rendered here so a
 // supervisor reads one format whichever store answered.
 
-// Tally is one group of finished runs counted by another store, with the
-// meaning of the daily rollups: FirstTested counts units' first runs, and
-// so on.
-type Tally struct {
-	Station, Slot, Operator string
-	Outcome                 station.Outcome
-	Code                    station.Code
-	Step                    station.StepName
-	Runs, FirstTested       int
-	FirstPass               int
-	EventuallyPassed        int
-	Retests, Unidentified   int
-}
-
-// CycleCount is one bucket of a cycle-time histogram in this package's
-// buckets (hist.go); Name "*" is the whole run.
-type CycleCount struct {
-	Name   string
-	Bucket int
-	N      int64
-}
+// Tally and CycleCount are the counts every store of runs gives the
+// reports (station's types, so the line-wide and local reports share them).
+type (
+	Tally      = station.Tally
+	CycleCount = station.CycleCount
+)
 
 // LineSummary is a summary over several stations, with a breakdown per
 // station.

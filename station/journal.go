@@ -78,3 +78,26 @@ type JournalStep struct {
 	Detail       string             `json:"detail"`
 	Measurements map[string]float64 `json:"measurements,omitempty"`
 }
+
+// Tally is one group of finished runs as the reports count them, whichever
+// store counted them (the SQLite records' rollups, the central store's
+// query): FirstTested counts units' first runs, FirstPass those that
+// passed it, EventuallyPassed units that passed at some run.
+type Tally struct {
+	Station, Slot, Operator string
+	Outcome                 Outcome
+	Code                    Code
+	Step                    StepName
+	Runs, FirstTested       int
+	FirstPass               int
+	EventuallyPassed        int
+	Retests, Unidentified   int
+}
+
+// CycleCount is one bucket of a cycle-time histogram (the records'
+// buckets); Name "*" is the whole run.
+type CycleCount struct {
+	Name   string
+	Bucket int
+	N      int64
+}

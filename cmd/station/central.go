@@ -154,15 +154,7 @@ func lineSummary(cmd *cobra.Command, f *reportFlags) error {
 	if err != nil {
 		return infraErr(err)
 	}
-	tallies := make([]records.Tally, len(d.Tallies))
-	for i, t := range d.Tallies {
-		tallies[i] = records.Tally(t)
-	}
-	cycles := make([]records.CycleCount, len(d.Cycles))
-	for i, c := range d.Cycles {
-		cycles[i] = records.CycleCount(c)
-	}
-	s := records.NewLineSummary(filter.Since, filter.Until, tallies, cycles, d.RetestedUnits)
+	s := records.NewLineSummary(filter.Since, filter.Until, d.Tallies, d.Cycles, d.RetestedUnits)
 	if f.format == "json" {
 		return writeJSON(cmd.OutOrStdout(), s)
 	}
