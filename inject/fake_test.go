@@ -25,8 +25,12 @@ type fakeNRF struct {
 
 	cmee      int
 	cfun      int
-	simPolls  int // %XSIM? answers "0" (a SIM read is refused) this many times before "1"
-	simCause  int // %XSIM: 0,<cause> for ever
+	simPolls  int           // %XSIM? answers "0" (a SIM read is refused) this many times before "1"
+	simCause  int           // %XSIM: 0,<cause> for ever
+	xsimSub   bool          // AT%XSIM=1 was sent
+	noXSIMSub bool          // AT%XSIM=1 answers ERROR (an older modem firmware)
+	simURC    time.Duration // with xsimSub: AT+CFUN=41 makes the SIM ready this long later and sends "%XSIM: 1"
+	urc       func(string)  // writes an unsolicited line to the station
 	store     map[[2]uint64]string
 	digest    func(typ int, content string) string
 	writeFail map[int]string          // type → final result of a write
@@ -77,6 +81,12 @@ func (f *fakeNRF) handle(cmd string) attest.Reply {
 		return attest.OK("%XMODEMUUID: " + f.uuid)
 	case "AT%XSIM?":
 		return f.xsim()
+	case "AT%XSIM=1":
+		if f.noXSIMSub {
+			return attest.Err("ERROR")
+		}
+		f.xsimSub = true
+		return attest.OK()
 	case "AT%XICCID":
 		return f.simRead("%XICCID: " + f.iccid)
 	case "AT+CIMI":
@@ -84,7 +94,11 @@ func (f *fakeNRF) handle(cmd string) attest.Reply {
 	}
 	if v, ok := strings.CutPrefix(cmd, "AT+CFUN="); ok {
 		f.cfun, _ = strconv.Atoi(v)
-		return attest.OK()
+		r := attest.OK()
+		if f.cfun == 41 && f.xsimSub && f.simURC > 0 {
+			r.After = func() { time.AfterFunc(f.simURC, f.simReady) }
+		}
+		return r
 	}
 	if args, ok := strings.CutPrefix(cmd, "AT%CMNG="); ok {
 		return f.cmng(args)
@@ -110,6 +124,15 @@ func (f *fakeNRF) xsim() attest.Reply {
 		return attest.OK("%XSIM: 0")
 	}
 	return attest.OK("%XSIM: 1")
+}
+
+// simReady is the UICC finishing its power-up: polls now find it ready,
+// and the subscribed station is told.
+func (f *fakeNRF) simReady() {
+	f.mu.Lock()
+	f.simPolls = 0
+	f.mu.Unlock()
+	f.urc("%XSIM: 1")
 }
 
 // simRead answers a SIM read: refused while the UICC is off or not yet
@@ -219,6 +242,7 @@ func newRig(tb testing.TB, shell bool, mode string, tweak func(*fakeNRF)) *rig {
 	if tweak != nil {
 		tweak(f)
 	}
+	f.urc = func(line string) { p.Write(line + "\r\n") }
 	d := &attest.Device{Peer: p, Shell: shell, Handle: f.handle}
 	go d.Serve()
 	obs := &observed{}

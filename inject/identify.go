@@ -2,7 +2,6 @@ package inject
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,8 +10,9 @@ import (
 	"nrfline/station"
 )
 
-// SIM power-up: AT%XSIM? is polled every DefaultSIMPoll, at most
-// DefaultSIMWait (Nordic waits ~1 s after AT+CFUN=41, modem-at.md §4).
+// SIM power-up: AT%XSIM? is asked when a %XSIM URC arrives or every
+// DefaultSIMPoll, at most DefaultSIMWait (Nordic waits ~1 s after
+// AT+CFUN=41, modem-at.md §4).
 const (
 	DefaultSIMPoll = 500 * time.Millisecond
 	DefaultSIMWait = 10 * time.Second
@@ -24,8 +24,9 @@ const (
 // firmware (kept raw, e.g. mfw_nrf91x1_2.0.2; the engine compares it with
 // firmware.min_modem_fw), model, hardware version, modem UUID and
 // manufacturer. Those four are informative: a modem that refuses one of
-// them leaves the field empty. With readSIM the UICC is powered
-// (AT+CFUN=41), AT%XSIM? is polled until the SIM is initialised, and ICCID
+// them leaves the field empty. With readSIM the station subscribes to SIM
+// state URCs (AT%XSIM=1), powers the UICC (AT+CFUN=41), waits until the SIM
+// is initialised (the URC, or AT%XSIM? polled), and ICCID
 // (kept raw, trailing F padding included) and IMSI are read; any SIM
 // failure is SIM_NOT_READY.
 //
@@ -127,6 +128,9 @@ func (m *Modem) readInfo(ctx context.Context, cmd, prefix string) (string, error
 
 // readSIM powers the UICC, waits for it and reads ICCID and IMSI.
 func (m *Modem) readSIM(ctx context.Context) (iccid, imsi string, err error) {
+	if err := m.subscribeSIM(ctx); err != nil {
+		return "", "", err
+	}
 	if _, err := m.s.Command(ctx, "AT+CFUN=41"); err != nil {
 		return "", "", failed(err, station.SIMNotReady, "power the SIM (AT+CFUN=41)")
 	}
@@ -161,11 +165,34 @@ func isICCID(s string) bool {
 	return err == nil && strings.Trim(s, "0123456789") == ""
 }
 
-// waitSIM polls AT%XSIM? until the SIM is initialised (%XSIM: 1). A reply
-// with a cause (%XSIM: 0,<cause>: PIN required, PUK, USIM failure…) will not
-// change by waiting and fails at once. In the shell a read command's "?"
-// is a wildcard on a firmware built with the Kconfig default
-// (modem-at.md §8), so there the SIM counts as ready once AT%XICCID
+// subscribeSIM asks the AT host for %XSIM URCs (AT%XSIM=1, modem-at.md
+// §4), so the SIM being ready is announced the moment it is instead of
+// being found by the next poll: a fixed poll made every unit wait for its
+// next multiple of DefaultSIMPoll, and on a busy line some units missed
+// one and lost a whole poll interval. A modem that refuses the
+// subscription is polled as before. In the shell the AT shell does not
+// print URCs on the firmware's default configuration; it is polled only.
+func (m *Modem) subscribeSIM(ctx context.Context) error {
+	if m.s.Shell() {
+		return nil
+	}
+	_, err := m.s.Command(ctx, "AT%XSIM=1")
+	switch {
+	case at.ResultError(err):
+		m.log.Info("modem refuses %XSIM notifications; polling the SIM state", "err", err)
+		return nil
+	case err != nil:
+		return failed(err, station.SIMNotReady, "subscribe to SIM state notifications (AT%%XSIM=1)")
+	}
+	return nil
+}
+
+// waitSIM asks AT%XSIM? until the SIM is initialised (%XSIM: 1), asking
+// again when a %XSIM URC arrives or DefaultSIMPoll passes, whichever is
+// first. A reply with a cause (%XSIM: 0,<cause>: PIN required, PUK, USIM
+// failure…) will not change by waiting and fails at once. In the shell a
+// read command's "?" is a wildcard on a firmware built with the Kconfig
+// default (modem-at.md §8), so there the SIM counts as ready once AT%XICCID
 // answers.
 func (m *Modem) waitSIM(ctx context.Context) error {
 	deadline := time.Now().Add(m.simWait)
@@ -182,8 +209,8 @@ func (m *Modem) waitSIM(ctx context.Context) error {
 		if time.Now().After(deadline) {
 			return station.Errorf(station.SIMNotReady, err, "SIM not initialised %s after AT+CFUN=41", m.simWait)
 		}
-		if err := wait(ctx, m.simPoll); err != nil {
-			return fmt.Errorf("wait for the SIM: %w", err)
+		if _, _, err := m.s.AwaitLine(ctx, m.simPoll, isXSIM); err != nil {
+			return failed(err, station.SIMNotReady, "wait for the SIM")
 		}
 	}
 }
@@ -219,6 +246,9 @@ func (m *Modem) simState(ctx context.Context) (state, cause int, err error) {
 	}
 	return 0, 0, nil
 }
+
+// isXSIM matches a %XSIM URC ("%XSIM: 1", "%XSIM: 0,<cause>").
+func isXSIM(line string) bool { return strings.HasPrefix(line, "%XSIM:") }
 
 // simCause names a %XSIM cause (modem-at.md §4).
 func simCause(c int) string {

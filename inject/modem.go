@@ -81,15 +81,3 @@ func failed(err error, code station.Code, format string, args ...any) error {
 	}
 	return station.Errorf(code, err, "%s", doing)
 }
-
-// wait pauses d or until ctx ends.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

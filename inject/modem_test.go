@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"nrfline/inject/at"
 	"nrfline/inject/at/attest"
@@ -21,7 +22,7 @@ const (
 // §11 golden transcript from AT+CFUN=4 on), the identity and the report.
 func TestIdentifyProvision(t *testing.T) {
 	identify := []string{"AT+CMEE=1", "AT+CFUN=4", "AT+CGSN", "AT+CGMR", "AT+CGMM", "AT%HWVERSION", "AT%XMODEMUUID", "AT+CGMI",
-		"AT+CFUN=41", "AT%XSIM?", "AT%XSIM?", "AT%XICCID", "AT+CIMI"}
+		"AT%XSIM=1", "AT+CFUN=41", "AT%XSIM?", "AT%XSIM?", "AT%XICCID", "AT+CIMI"}
 	// no "?" in the shell: a wildcard there unless the firmware turned
 	// wildcards off (modem-at.md §8)
 	identifyShell := []string{"AT+CMEE=1", "AT+CFUN=4", "AT+CGSN", "AT+CGMR", "AT+CGMM", "AT%HWVERSION", "AT%XMODEMUUID", "AT+CGMI",
@@ -363,4 +364,31 @@ func TestPSKNeverShown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSIMReadyURC: the station subscribes to %XSIM and the URC ends the
+// wait for the SIM. The poll interval is an hour here, so only the URC can
+// let Identify finish before the test's deadline; a modem that refuses the
+// subscription is still polled.
+func TestSIMReadyURC(t *testing.T) {
+	t.Run("urc", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, false, at.ModeAT, func(f *fakeNRF) { f.simPolls, f.simURC = 1<<30, 50*time.Millisecond })
+		r.m.simPoll, r.m.simWait = time.Hour, time.Hour
+		id, err := r.m.Identify(ctxT(t), true)
+		if err != nil || id.ICCID == "" {
+			t.Fatalf("Identify: %+v, %v", id, err)
+		}
+	})
+	t.Run("subscription refused", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, false, at.ModeAT, func(f *fakeNRF) { f.simPolls, f.noXSIMSub = 2, true })
+		id, err := r.m.Identify(ctxT(t), true)
+		if err != nil || id.ICCID == "" {
+			t.Fatalf("Identify: %+v, %v", id, err)
+		}
+		if n := strings.Count(strings.Join(r.peer.Commands(), "\n"), "AT%XSIM?"); n != 3 {
+			t.Errorf("AT%%XSIM? sent %d times, want 3 (two polls find it not ready)", n)
+		}
+	})
 }

@@ -64,3 +64,33 @@ func (s *Session) follow(t token, fn func(LogLine) bool) bool {
 	}
 	return fn(LogLine{Text: s.red.line(t.text), At: t.at})
 }
+
+// AwaitLine waits at most d for an unsolicited text line that match
+// accepts — a URC the unit was asked to send, e.g. "%XSIM: 1" after
+// AT%XSIM=1 — and returns it. Unlike Follow it does not discard what is
+// already queued: a URC that arrived just after the last command's final
+// result counts. Other lines are observed as log lines. ok is false when d
+// passed without one; a done ctx returns ctx's error, a port that went
+// away UNIT_UNPLUGGED.
+func (s *Session) AwaitLine(ctx context.Context, d time.Duration, match func(string) bool) (line string, ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return "", false, fmt.Errorf("wait for a line from %s: %w", s.path, ctx.Err())
+		case <-timer.C:
+			return "", false, nil
+		case t := <-s.tokens:
+			s.reportDropped()
+			s.observeOther(t)
+			if t.kind == tokLine && t.text != "" && match(t.text) {
+				return t.text, true, nil
+			}
+		case <-s.dead:
+			return "", false, s.unplugged("wait for a line from " + s.path)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -45,6 +46,10 @@ func Dispatch() {
 	if tool == "" {
 		return
 	}
+	// One invocation lives seconds and holds at most one HEX file (a few
+	// MB): collecting garbage would only add CPU, and on the virtual line
+	// that CPU is counted with the station's per unit.
+	debug.SetGCPercent(-1)
 	os.Exit(Main(tool, os.Args[1:], os.Stdout, os.Stderr))
 }
 
