@@ -171,7 +171,7 @@ func (t *usbTree) reenumerate(loc string) {
 	if d == nil || t.closed {
 		return
 	}
-	t.removeLocked(d)
+	t.unpublishLocked(d)
 	gen := d.gen
 	time.AfterFunc(reenumTime, func() {
 		t.mu.Lock()
@@ -180,7 +180,11 @@ func (t *usbTree) reenumerate(loc string) {
 			return
 		}
 		d.devnum = t.nextDevnum()
-		if err := t.addLocked(d); err != nil {
+		err := t.write(d.dir()+"/devnum", strconv.Itoa(d.devnum)+"\n")
+		if err == nil {
+			err = t.publishLocked(d)
+		}
+		if err != nil {
 			t.log.Warn("usb re-enumeration failed", "usb", loc, "err", err)
 		}
 	})
@@ -230,7 +234,20 @@ func (t *usbTree) addLocked(d *usbDevice) error {
 		{d.dir() + "/subsystem", "sys/bus/usb"},
 		{d.iface() + "/subsystem", "sys/bus/usb"},
 		{d.ttyDir() + "/device", d.iface()},
-		{d.ttyDir() + "/subsystem", "sys/class/tty"},
+		{d.ttyDir() + "/subsystem", "sys/bus/usb"},
+	}
+	for _, l := range links {
+		if err := t.link(l.rel, l.target); err != nil {
+			return err
+		}
+	}
+	return t.publishLocked(d)
+}
+
+// publishLocked makes the device's files reachable — the bus and class
+// links the station walks, its device node — and announces it.
+func (t *usbTree) publishLocked(d *usbDevice) error {
+	links := []struct{ rel, target string }{
 		{"sys/bus/usb/devices/" + d.loc, d.dir()},
 		{"sys/bus/usb/devices/" + d.loc + ":1.0", d.iface()},
 		{"sys/class/tty/" + d.ttyName(), d.ttyDir()},
@@ -255,11 +272,24 @@ func (t *usbTree) addLocked(d *usbDevice) error {
 	return nil
 }
 
-// removeLocked takes the device off the tree, the class link first, and
-// sends the uevents in the kernel's order: tty, interface, device.
+// removeLocked takes the device off the tree and announces it.
 func (t *usbTree) removeLocked(d *usbDevice) {
+	t.unpublishLocked(d)
+	if err := os.RemoveAll(filepath.Join(t.root, d.dir())); err != nil {
+		t.log.Warn("usb tree: remove device", "usb", d.loc, "err", err)
+	}
+}
+
+// unpublishLocked removes the device's links, the class link first, and
+// its device node, and sends the uevents in the kernel's order: tty,
+// interface, device. Its own directory stays until removeLocked: nothing
+// reaches it without the links, and a re-enumeration brings the same
+// attributes back, so it need not write them again (on a disk-backed
+// --dir, creating a score of files per reset made the sim the busiest
+// process of a 64-slot line).
+func (t *usbTree) unpublishLocked(d *usbDevice) {
 	d.gen++
-	t.removeFiles(d)
+	t.removeLinks(d)
 	t.announce("remove", d.ttyDir(), "tty", "DEVNAME="+d.ttyName(), fmt.Sprintf("MAJOR=%d", acmMajor), fmt.Sprintf("MINOR=%d", d.tty))
 	t.announce("unbind", d.iface(), "usb", "DEVTYPE=usb_interface")
 	t.announce("remove", d.iface(), "usb", "DEVTYPE=usb_interface")
@@ -267,13 +297,18 @@ func (t *usbTree) removeLocked(d *usbDevice) {
 	t.announce("remove", d.dir(), "usb", "DEVTYPE=usb_device", fmt.Sprintf("DEVNAME=bus/usb/001/%03d", d.devnum))
 }
 
-func (t *usbTree) removeFiles(d *usbDevice) {
+func (t *usbTree) removeLinks(d *usbDevice) {
 	for _, rel := range []string{"sys/class/tty/" + d.ttyName(), "sys/bus/usb/devices/" + d.loc,
 		"sys/bus/usb/devices/" + d.loc + ":1.0", "dev/" + d.ttyName()} {
 		if err := os.Remove(filepath.Join(t.root, rel)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.log.Warn("usb tree: remove", "path", rel, "err", err)
 		}
 	}
+}
+
+// removeFiles undoes a plug that failed half-way.
+func (t *usbTree) removeFiles(d *usbDevice) {
+	t.removeLinks(d)
 	if err := os.RemoveAll(filepath.Join(t.root, d.dir())); err != nil {
 		t.log.Warn("usb tree: remove device", "usb", d.loc, "err", err)
 	}
