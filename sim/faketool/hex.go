@@ -50,15 +50,16 @@ const (
 // record with a valid checksum, an EOF record ends the file, at least one
 // data byte is present and no address is written twice.
 //
-// It decodes every record into one buffer sized for the whole file, so a
-// megabyte of HEX costs a few allocations, not one per line: the fake
-// tool runs once per flash, and its start-up counts in the station's CPU
-// per unit on the virtual line.
+// Every record is decoded in a small buffer and its data appended to one
+// array sized for the whole file (a data byte takes two characters of it,
+// so the array never grows); a record that continues the previous one
+// extends its segment in place. A megabyte of HEX in address order thus
+// costs two allocations and no copies beyond the decoding: the fake tool
+// runs once per flash, and on the virtual line its CPU counts in the
+// station's per unit.
 func parseHex(file []byte) (image, error) {
-	var segs []segment
-	var base uint32
-	eof := false
-	pool := make([]byte, 0, len(file)/2)
+	p := hexParser{data: make([]byte, 0, len(file)/2)}
+	var raw [5 + 255]byte // the longest record: count, address, type, 255 data bytes, checksum
 	for i, rest := 0, file; len(rest) > 0; i++ {
 		line := rest
 		if n := bytes.IndexByte(rest, '\n'); n >= 0 {
@@ -70,21 +71,21 @@ func parseHex(file []byte) (image, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if eof {
+		if p.eof {
 			return image{}, fmt.Errorf("line %d: record after end of file", i+1)
 		}
-		rec, err := decodeRecord(line, &pool)
+		rec, err := decodeRecord(line, raw[:])
 		if err != nil {
 			return image{}, fmt.Errorf("line %d: %w", i+1, err)
 		}
-		if segs, base, eof, err = applyRecord(rec, segs, base); err != nil {
+		if err := p.apply(rec); err != nil {
 			return image{}, fmt.Errorf("line %d: %w", i+1, err)
 		}
 	}
-	if !eof {
+	if !p.eof {
 		return image{}, errors.New("no end-of-file record")
 	}
-	return buildImage(file, segs)
+	return buildImage(file, p.segs)
 }
 
 type record struct {
@@ -93,18 +94,17 @@ type record struct {
 	data   []byte
 }
 
-// decodeRecord decodes one record into the free end of *pool (its data
-// stays there, referenced by the record).
-func decodeRecord(line []byte, pool *[]byte) (record, error) {
+// decodeRecord decodes one record into buf (its data stays there,
+// referenced by the record).
+func decodeRecord(line, buf []byte) (record, error) {
 	if line[0] != ':' {
 		return record{}, errors.New("record does not start with ':'")
 	}
 	n := hex.DecodedLen(len(line) - 1)
-	if cap(*pool)-len(*pool) < n {
-		*pool = make([]byte, 0, max(n, 64<<10))
+	if n > len(buf) {
+		return record{}, errors.New("record length does not match its byte count")
 	}
-	raw := (*pool)[len(*pool) : len(*pool)+n]
-	*pool = (*pool)[:len(*pool)+n]
+	raw := buf[:n]
 	if _, err := hex.Decode(raw, line[1:]); err != nil {
 		return record{}, fmt.Errorf("record is not hex: %w", err)
 	}
@@ -121,29 +121,55 @@ func decodeRecord(line []byte, pool *[]byte) (record, error) {
 	return record{typ: raw[3], offset: uint16(raw[1])<<8 | uint16(raw[2]), data: raw[4 : len(raw)-1]}, nil
 }
 
-// applyRecord folds one record into the segments and the address base.
-func applyRecord(r record, segs []segment, base uint32) ([]segment, uint32, bool, error) {
+// hexParser folds records into segments.
+type hexParser struct {
+	segs []segment
+	data []byte // every data byte in file order; segments are slices of it
+	base uint32 // from the last extended address record
+	eof  bool
+}
+
+// apply folds one record into the segments and the address base.
+func (p *hexParser) apply(r record) error {
 	switch r.typ {
 	case recData:
-		addr := uint64(base) + uint64(r.offset)
+		addr := uint64(p.base) + uint64(r.offset)
 		if addr+uint64(len(r.data)) > 1<<32 {
-			return nil, 0, false, errors.New("data beyond the 32-bit address space")
+			return errors.New("data beyond the 32-bit address space")
 		}
 		if len(r.data) > 0 {
-			segs = append(segs, segment{addr: uint32(addr), data: r.data})
+			p.addData(uint32(addr), r.data)
 		}
-		return segs, base, false, nil
+		return nil
 	case recEOF:
-		return segs, base, true, wantLen(r, 0)
+		p.eof = true
+		return wantLen(r, 0)
 	case recExtSegment:
-		return segs, uint32(be16(r.data)) << 4, false, wantLen(r, 2)
+		p.base = uint32(be16(r.data)) << 4
+		return wantLen(r, 2)
 	case recExtLinear:
-		return segs, uint32(be16(r.data)) << 16, false, wantLen(r, 2)
+		p.base = uint32(be16(r.data)) << 16
+		return wantLen(r, 2)
 	case recStartSeg, recStartLinear:
-		return segs, base, false, wantLen(r, 4)
+		return wantLen(r, 4)
 	default:
-		return nil, 0, false, fmt.Errorf("unknown record type %02X", r.typ)
+		return fmt.Errorf("unknown record type %02X", r.typ)
 	}
+}
+
+// addData appends b at addr: the last segment grows when b continues it
+// in address and in the array (its bytes were the last ones appended).
+func (p *hexParser) addData(addr uint32, b []byte) {
+	start := len(p.data)
+	p.data = append(p.data, b...)
+	if n := len(p.segs); n > 0 {
+		last := &p.segs[n-1]
+		if last.end() == uint64(addr) && &last.data[len(last.data)-1] == &p.data[start-1] {
+			last.data = p.data[start-len(last.data):]
+			return
+		}
+	}
+	p.segs = append(p.segs, segment{addr: addr, data: p.data[start:]})
 }
 
 func wantLen(r record, n int) error {
@@ -178,11 +204,9 @@ func buildImage(file []byte, segs []segment) (image, error) {
 	if !slices.IsSortedFunc(segs, byAddr) { // tools write in address order
 		slices.SortStableFunc(segs, byAddr)
 	}
-	total := 0
-	for _, s := range segs {
-		total += len(s.data)
-	}
-	merged := []segment{{addr: segs[0].addr, data: append(make([]byte, 0, total), segs[0].data...)}}
+	// Clipped, so that merging two segments copies them instead of
+	// writing over the bytes that follow in the parser's array.
+	merged := []segment{{addr: segs[0].addr, data: slices.Clip(segs[0].data)}}
 	for _, s := range segs[1:] {
 		last := &merged[len(merged)-1]
 		switch {
@@ -191,7 +215,7 @@ func buildImage(file []byte, segs []segment) (image, error) {
 		case uint64(s.addr) == last.end():
 			last.data = append(last.data, s.data...)
 		default:
-			merged = append(merged, segment{addr: s.addr, data: slices.Clone(s.data)})
+			merged = append(merged, segment{addr: s.addr, data: slices.Clip(s.data)})
 		}
 	}
 	sum := sha256.Sum256(file)

@@ -118,3 +118,25 @@ func FuzzParseHex(f *testing.F) {
 		}
 	})
 }
+
+// TestParseHexOutOfOrder: records in any order give the same bytes as the
+// file in address order — segments that grow in the parser's array and
+// segments merged after sorting must not overwrite each other.
+func TestParseHexOutOfOrder(t *testing.T) {
+	data := pattern(16*6, 5)
+	rec := func(i int) string { return hexRecord(0, uint16(16*i), data[16*i:16*i+16]) }
+	for _, order := range [][]int{{0, 1, 2, 3, 4, 5}, {3, 4, 5, 0, 1, 2}, {5, 4, 3, 2, 1, 0}, {1, 0, 3, 2, 5, 4}, {2, 0, 1, 5, 3, 4}} {
+		var lines []string
+		for _, i := range order {
+			lines = append(lines, rec(i))
+		}
+		im, err := parseHex([]byte(strings.Join(append(lines, ":00000001FF"), "\n") + "\n"))
+		if err != nil {
+			t.Fatalf("order %v: %v", order, err)
+		}
+		if len(im.segments) != 1 || im.segments[0].addr != 0 || !bytes.Equal(im.segments[0].data, data) {
+			t.Errorf("order %v: %d segments, first %d bytes at %#x, want one of %d bytes at 0 with the data",
+				order, len(im.segments), len(im.segments[0].data), im.segments[0].addr, len(data))
+		}
+	}
+}
