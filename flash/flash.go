@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -70,30 +69,6 @@ func probeSerial(probe string) (string, error) {
 		return "", station.Errorf(station.FlashTool, nil, "probe serial %q is not a J-Link serial (1 to 4294967295)", probe)
 	}
 	return snr, nil
-}
-
-// firmwareArg checks that the image is still the one CheckImage saw and
-// returns its absolute path (never starting with "-", so no tool can read
-// it as an option).
-func firmwareArg(fw station.Firmware) (string, error) {
-	if fw.Path == "" {
-		return "", station.Errorf(station.FlashTool, nil, "no firmware image (run CheckImage first)")
-	}
-	abs, err := filepath.Abs(fw.Path)
-	if err != nil {
-		return "", station.Errorf(station.FlashTool, err, "firmware path %s", fw.Path)
-	}
-	if fw.SHA256 == "" {
-		return abs, nil
-	}
-	sum, err := fileSHA256(abs)
-	if err != nil {
-		return "", station.Errorf(station.FlashTool, err, "hash firmware %s", abs)
-	}
-	if !strings.EqualFold(sum, fw.SHA256) {
-		return "", station.Errorf(station.FlashTool, nil, "firmware %s changed since it was checked: sha256 %s, checked %s", abs, sum, fw.SHA256)
-	}
-	return abs, nil
 }
 
 func fileSHA256(path string) (string, error) {

@@ -15,6 +15,7 @@ type Nrfjprog struct {
 	run    *Runner
 	erase  string
 	verify bool
+	images imageChecks
 }
 
 var _ station.Flasher = (*Nrfjprog)(nil)
@@ -33,7 +34,7 @@ func (n *Nrfjprog) Program(ctx context.Context, probe string, fw station.Firmwar
 	if err != nil {
 		return err
 	}
-	image, err := firmwareArg(fw)
+	image, err := n.images.firmwareArg(fw)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ type Nrfutil struct {
 	run    *Runner
 	erase  string
 	verify bool
+	images imageChecks
 }
 
 var _ station.Flasher = (*Nrfutil)(nil)
@@ -48,7 +49,7 @@ func (u *Nrfutil) Program(ctx context.Context, probe string, fw station.Firmware
 	if err != nil {
 		return err
 	}
-	image, err := firmwareArg(fw)
+	image, err := u.images.firmwareArg(fw)
 	if err != nil {
 		return err
 	}
