@@ -15,6 +15,7 @@ import (
 	"nrfline/inject"
 	"nrfline/inject/portal"
 	"nrfline/records"
+	"nrfline/sim"
 	"nrfline/station"
 )
 
@@ -294,4 +295,72 @@ func TestUnitRulesOnTheVirtualLine(t *testing.T) {
 			t.Fatalf("retest of a good unit: %s, flashed %t", st.Last.Code, ll.flashed(st))
 		}
 	})
+}
+
+// The same IMEI in two slots at once: a unit with a cloned IMEI (`sim ctl
+// clone`) is refused while the first is still in the fixture, before
+// anything is written to it; once the first is pulled out the clone is an
+// ordinary unit.
+func TestDuplicateIMEIOnTheVirtualLine(t *testing.T) {
+	l := startLine(t, lineSpec{units: 2, speed: 20})
+	ll := startLive(t, l, nil)
+	ll.waitFor("A1", station.SlotPresent)
+	ll.do(ll.e.Start, "A1")
+	first := ll.waitFor("A1", station.SlotDone)
+	if first.Last.Outcome != station.Pass {
+		t.Fatalf("A1: %s %s", first.Last.Outcome, first.Last.Code)
+	}
+	before := ll.waitFor("A2", station.SlotPresent)
+	text, err := sim.Control(ll.ctx, l.dir, sim.VerbClone, 2, 1)
+	if err != nil || !strings.Contains(text, first.Last.IMEI) {
+		t.Fatalf("clone: %q, %v (want IMEI %s)", text, err, first.Last.IMEI)
+	}
+	ll.waitForProbe("A2", func(p string) bool { return p != before.Device.Probe })
+	ll.do(ll.e.Start, "A2")
+	dup := ll.next("A2", station.SlotStatus{})
+	if dup.Last.Code != station.DuplicateIMEI || dup.Last.Outcome != station.Errored || ll.injected(dup) {
+		t.Fatalf("clone while A1 holds the IMEI: %s %s, credentials written %t; want ERROR DUPLICATE_IMEI, none written",
+			dup.Last.Outcome, dup.Last.Code, ll.injected(dup))
+	}
+	if !strings.Contains(dup.Last.Detail, "A1") {
+		t.Errorf("the refusal does not name the other slot: %q", dup.Last.Detail)
+	}
+	if st := ll.waitFor("A1", station.SlotDone); st.Run != first.Run {
+		t.Errorf("A1 was disturbed: %+v", st)
+	}
+
+	if _, err := l.Unplug(1); err != nil {
+		t.Fatal(err)
+	}
+	ll.waitFor("A1", station.SlotEmpty)
+	ll.do(ll.e.Retest, "A2")
+	if st := ll.next("A2", dup); st.Last.Outcome != station.Pass {
+		t.Fatalf("the clone alone in the fixture: %s %s", st.Last.Outcome, st.Last.Code)
+	}
+}
+
+// waitForProbe waits until the slot holds a unit whose probe is accepted.
+func (ll *liveLine) waitForProbe(slot string, ok func(probe string) bool) {
+	ll.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		ll.mu.Lock()
+		st := ll.status[slot]
+		ll.mu.Unlock()
+		if st.State == station.SlotPresent && st.Device != nil && ok(st.Device.Probe) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ll.t.Fatalf("slot %s: no new unit (is %+v)", slot, ll.status[slot])
+}
+
+// injected: the run reached the credential write.
+func (ll *liveLine) injected(st station.SlotStatus) bool {
+	for _, ev := range ll.runOf(st) {
+		if ev.Kind == station.StepStarted && ev.Step == station.StepInject {
+			return true
+		}
+	}
+	return false
 }

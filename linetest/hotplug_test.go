@@ -265,6 +265,15 @@ func TestSimCtlAndDevices(t *testing.T) {
 	if !strings.HasPrefix(after["1-1.2"], "A2 ") || after["1-1.2"] == before["1-1.2"] {
 		t.Errorf("devices after replace 2: %v (before %v)", after, before)
 	}
+	if out, code := ctl("clone", "2"); code != 2 || !strings.Contains(out, "clone takes 2 unit number(s)") {
+		t.Errorf("ctl clone 2: exit %d %q", code, out)
+	}
+	if out, code := ctl("clone", "2", "2"); code != 2 || !strings.Contains(out, "cannot be a clone of itself") {
+		t.Errorf("ctl clone 2 2: exit %d %q", code, out)
+	}
+	if out, code := ctl("clone", "2", "1"); code != 0 || !strings.Contains(out, "replaced at usb 1-1.2") {
+		t.Errorf("ctl clone 2 1: exit %d %q", code, out)
+	}
 	if out, code := ctl("frobnicate", "1"); code != 2 || !strings.Contains(out, "unknown verb") {
 		t.Errorf("ctl frobnicate: exit %d %q", code, out)
 	}

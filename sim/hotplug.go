@@ -22,6 +22,7 @@ const (
 	VerbPlug    = "plug"    // plug the unit of a place back in
 	VerbUnplug  = "unplug"  // pull the unit out of its place
 	VerbReplace = "replace" // pull it out (if in) and plug a new unit in its place
+	VerbClone   = "clone"   // replace it with a new unit that has another unit's IMEI
 )
 
 // controlSock is the line's hot-plug control socket in DIR (control.sock
@@ -73,8 +74,35 @@ func (l *Line) Plug(n int) (string, error) {
 // serial at the same USB location. The unit there, if any, is pulled out
 // first. The new unit has no faults and a blank credential store.
 func (l *Line) Replace(n int) (string, error) {
+	return l.replaceWith(n, func(*place) (string, error) { return "", nil })
+}
+
+// Clone is Replace with a new unit that carries the IMEI of the unit last
+// in place of: a cloned IMEI, as when a line's IMEI programming went
+// wrong. The station must refuse the second of the two (DUPLICATE_IMEI)
+// while both are in the fixture.
+func (l *Line) Clone(n, of int) (string, error) {
+	return l.replaceWith(n, func(p *place) (string, error) {
+		src, err := l.placeOf(of)
+		if err != nil {
+			return "", err
+		}
+		if src == p {
+			return "", fmt.Errorf("unit %d cannot be a clone of itself", n)
+		}
+		return src.id.IMEI, nil
+	})
+}
+
+// replaceWith pulls the unit out of place n (if in) and plugs a new one
+// there; imei (l.mu held) gives the IMEI it must carry, "" for its own.
+func (l *Line) replaceWith(n int, imei func(p *place) (string, error)) (string, error) {
 	l.mu.Lock()
 	p, err := l.placeOf(n)
+	var clone string
+	if err == nil {
+		clone, err = imei(p)
+	}
 	var old func()
 	if err == nil && p.in {
 		old = p.unit.Unplug
@@ -93,6 +121,9 @@ func (l *Line) Replace(n int) (string, error) {
 	}
 	p.gen++
 	p.id = l.replacementIdentity(p)
+	if clone != "" {
+		p.id.IMEI = clone
+	}
 	p.faults = Faults{}
 	if err := l.plugLocked(p); err != nil {
 		return "", err
@@ -168,17 +199,33 @@ func (l *Line) answer(c net.Conn) {
 }
 
 func (l *Line) do(req string) (string, error) {
-	verb, arg, _ := strings.Cut(req, " ")
-	n, err := strconv.Atoi(strings.TrimSpace(arg))
-	if err != nil {
-		return "", fmt.Errorf("want VERB UNIT, got %q", req)
+	f := strings.Fields(req)
+	nums := make([]int, 0, 2)
+	for _, a := range f[min(1, len(f)):] {
+		n, err := strconv.Atoi(a)
+		if err != nil {
+			return "", fmt.Errorf("want VERB UNIT [UNIT], got %q", req)
+		}
+		nums = append(nums, n)
 	}
+	verb := ""
+	if len(f) > 0 {
+		verb = f[0]
+	}
+	want := 1
+	if verb == VerbClone {
+		want = 2
+	}
+	if len(nums) != want {
+		return "", fmt.Errorf("%s takes %d unit number(s), got %q", verb, want, req)
+	}
+	n := nums[0]
 	switch verb {
 	case VerbPlug:
 		return l.Plug(n)
 	case VerbUnplug:
 		return l.Unplug(n)
-	case VerbReplace:
+	case VerbReplace, VerbClone:
 		l.mu.Lock()
 		p, err := l.placeOf(n)
 		full := err == nil && p.gen >= maxReplacements
@@ -186,15 +233,18 @@ func (l *Line) do(req string) (string, error) {
 		if full {
 			return "", fmt.Errorf("unit %d was replaced %d times; start a new line", n, maxReplacements)
 		}
+		if verb == VerbClone {
+			return l.Clone(n, nums[1])
+		}
 		return l.Replace(n)
 	default:
-		return "", fmt.Errorf("unknown verb %q (want %s, %s or %s)", verb, VerbPlug, VerbUnplug, VerbReplace)
+		return "", fmt.Errorf("unknown verb %q (want %s, %s, %s or %s)", verb, VerbPlug, VerbUnplug, VerbReplace, VerbClone)
 	}
 }
 
 // Control sends one hot-plug command to the virtual line running in dir
-// (`station sim ctl --dir DIR VERB UNIT`) and returns its answer.
-func Control(ctx context.Context, dir, verb string, n int) (string, error) {
+// (`station sim ctl --dir DIR VERB UNIT [UNIT]`) and returns its answer.
+func Control(ctx context.Context, dir, verb string, units ...int) (string, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", filepath.Join(dir, controlSock))
 	if err != nil {
@@ -206,7 +256,11 @@ func Control(ctx context.Context, dir, verb string, n int) (string, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
-	if _, err := fmt.Fprintf(c, "%s %d\n", verb, n); err != nil {
+	req := verb
+	for _, n := range units {
+		req += " " + strconv.Itoa(n)
+	}
+	if _, err := fmt.Fprintln(c, req); err != nil {
 		return "", fmt.Errorf("send %s: %w", verb, err)
 	}
 	answer, err := bufio.NewReader(c).ReadString('\n')
