@@ -68,9 +68,18 @@ const (
 	Lossless Delivery = iota
 	// Latest subscribers never slow the engine down: when their buffer is
 	// full, progress, tool output and device lines are dropped (the screen
-	// redraws from the next event); every other kind is still delivered.
+	// redraws from the next event); every other kind is still delivered,
+	// until the backlog reaches latestBacklog buffers: then it is replaced
+	// by the current state of every slot.
 	Latest
 )
+
+// latestBacklog bounds a Latest subscriber's queue, in buffers. A screen
+// that stopped reading — a terminal paused with Ctrl-S, a stalled SSH
+// session — must not make the station's memory grow for the rest of the
+// shift. What it missed is replaced by one SlotChanged per slot, which is
+// all a screen needs to draw the fixture again.
+const latestBacklog = 4
 
 // Bus fans events out to subscribers. A new subscriber first receives the
 // current state of every slot (one SlotChanged event each) so it can draw
@@ -188,14 +197,22 @@ func (b *Bus) Subscribe(buf int, d Delivery) *Subscription {
 	s := &Subscription{C: c, c: c, delivery: d, bus: b, limit: buf, done: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	b.mu.Lock()
-	for _, name := range b.order {
-		st := *b.status[name]
-		s.queue = append(s.queue, Event{Kind: SlotChanged, Time: st.Since, Slot: name, Run: st.Run, Status: &st})
-	}
+	s.queue = b.stateEventsLocked()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	go s.pump()
 	return s
+}
+
+// stateEventsLocked is one SlotChanged event per slot, with its current
+// state (b.mu held).
+func (b *Bus) stateEventsLocked() []Event {
+	evs := make([]Event, 0, len(b.order))
+	for _, name := range b.order {
+		st := *b.status[name]
+		evs = append(evs, Event{Kind: SlotChanged, Time: st.Since, Slot: name, Run: st.Run, Status: &st})
+	}
+	return evs
 }
 
 // pump moves queued events to the channel, one at a time.
@@ -265,8 +282,17 @@ func (s *Subscription) enqueue(ev Event) {
 			go s.bus.stuck(len(s.queue))
 			return
 		}
-	} else if s.delivery == Latest && len(s.queue) >= s.limit && droppable(ev.Kind) {
-		return
+	} else if s.delivery == Latest && len(s.queue) >= s.limit {
+		if droppable(ev.Kind) {
+			return
+		}
+		if len(s.queue) >= latestBacklog*s.limit {
+			// Lock order: a subscription, then the bus (nothing takes a
+			// subscription's lock while holding the bus's).
+			s.bus.mu.Lock()
+			s.queue = s.bus.stateEventsLocked()
+			s.bus.mu.Unlock()
+		}
 	}
 	if s.closed || s.ended {
 		return
