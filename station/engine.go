@@ -51,6 +51,9 @@ type Engine struct {
 
 	cmds   chan command
 	living sync.Mutex // held while a line runs: one actor at a time
+
+	endMu   sync.Mutex
+	lineEnd chan struct{} // closed when the line's actor stops, until the next line starts
 }
 
 // New checks the options and returns an engine.
@@ -79,7 +82,7 @@ func New(opt Options) (*Engine, error) {
 	if opt.PublishWait <= 0 {
 		opt.PublishWait = 5 * time.Second
 	}
-	e := &Engine{opt: opt, cfg: opt.Config, log: opt.Logger, cmds: make(chan command)}
+	e := &Engine{opt: opt, cfg: opt.Config, log: opt.Logger, cmds: make(chan command), lineEnd: make(chan struct{})}
 	e.bus = newBus(opt.PublishWait, e.stuck)
 	return e, nil
 }
@@ -137,8 +140,31 @@ func (e *Engine) line(ctx context.Context, p linePolicy) ([]Verdict, error) {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	a := newLineActor(e, p)
+	end := e.lineStarted()
+	defer close(end)
 	a.loop(ctx, devices)
 	return a.verdicts, ctx.Err()
+}
+
+// lineStarted returns the channel to close when this line stops: the one
+// commands sent before the first line are waiting on, or a new one after
+// an earlier line stopped.
+func (e *Engine) lineStarted() chan struct{} {
+	e.endMu.Lock()
+	defer e.endMu.Unlock()
+	select {
+	case <-e.lineEnd:
+		e.lineEnd = make(chan struct{})
+	default:
+	}
+	return e.lineEnd
+}
+
+// lineEnding returns what is closed once the current (or next) line stops.
+func (e *Engine) lineEnding() <-chan struct{} {
+	e.endMu.Lock()
+	defer e.endMu.Unlock()
+	return e.lineEnd
 }
 
 func (e *Engine) discovery() Discovery {
@@ -178,12 +204,18 @@ func (e *Engine) SetOperator(ctx context.Context, id string) error {
 // no line runs, commands wait (bounded by ctx).
 func (e *Engine) send(ctx context.Context, name, slot, arg string) error {
 	c := command{name: name, slot: slot, arg: arg, reply: make(chan error, 1)}
+	notRunning := &Refusal{Command: name, Slot: slot, Reason: "the line is not running"}
+	// A command sent before the first line waits for it (the bench screen
+	// starts the line as the operator logs in); once a line stopped, it is
+	// refused at once rather than waiting for a line that may never come.
 	select {
 	case e.cmds <- c:
+	case <-e.lineEnding():
+		return notRunning
 	case <-ctx.Done():
-		return &Refusal{Command: name, Slot: slot, Reason: "the line is not running"}
+		return notRunning
 	}
-	return <-c.reply
+	return <-c.reply // the actor answers every command it takes
 }
 
 // stuck reports a Lossless subscriber that stopped reading and was dropped.

@@ -605,3 +605,21 @@ func TestPrecheckRecordsTheIMEI(t *testing.T) {
 		}
 	})
 }
+
+// A command once the line stopped is refused at once instead of waiting for a
+// line that may never start again (a bench screen left open after batch
+// --count ended). Without it the Start below blocks for ever, which the
+// bubble reports as a deadlock.
+func TestCommandAfterTheLineStoppedIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := newLineRig(t, 1, func(c *Config) { c.Line.Autostart = false })
+		ctx, cancel := context.WithCancel(t.Context())
+		done := rig.start(ctx, rig.e2run)
+		cancel()
+		<-done
+		var ref *Refusal
+		if err := rig.e.Start(context.Background(), "S1"); !errors.As(err, &ref) || ref.Reason != "the line is not running" {
+			t.Fatalf("Start after the line ended: %v", err)
+		}
+	})
+}
