@@ -101,38 +101,46 @@ func startLive(t testing.TB, l *virtualLine, edit func(*station.Config)) *liveLi
 	return ll
 }
 
-// waitFor waits until slot reaches state (and, if given, the check holds).
-func (ll *liveLine) waitFor(slot string, state station.SlotState) station.SlotStatus {
+// until waits (at most a minute) until the slot's state satisfies ok and
+// returns it; what names the wait in the failure.
+func (ll *liveLine) until(slot, what string, ok func(station.SlotStatus) bool) station.SlotStatus {
 	ll.t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		ll.mu.Lock()
-		st, ok := ll.status[slot]
+		st, seen := ll.status[slot]
 		ll.mu.Unlock()
-		if ok && st.State == state {
+		if seen && ok(st) {
 			return st
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	ll.t.Fatalf("slot %s never reached %s (is %+v)", slot, state, ll.status[slot])
+	ll.mu.Lock()
+	defer ll.mu.Unlock()
+	ll.t.Fatalf("slot %s: %s never came (is %+v)", slot, what, ll.status[slot])
 	return station.SlotStatus{}
+}
+
+// waitFor waits until slot reaches state.
+func (ll *liveLine) waitFor(slot string, state station.SlotState) station.SlotStatus {
+	ll.t.Helper()
+	return ll.until(slot, string(state), func(st station.SlotStatus) bool { return st.State == state })
 }
 
 // next waits for the verdict of a run other than the slot's last one.
 func (ll *liveLine) next(slot string, last station.SlotStatus) station.SlotStatus {
 	ll.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		ll.mu.Lock()
-		st := ll.status[slot]
-		ll.mu.Unlock()
-		if st.State != station.SlotRunning && st.Last != nil && st.Run != last.Run {
-			return st
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ll.t.Fatalf("slot %s: no new verdict", slot)
-	return station.SlotStatus{}
+	return ll.until(slot, "a new verdict", func(st station.SlotStatus) bool {
+		return st.State != station.SlotRunning && st.Last != nil && st.Run != last.Run
+	})
+}
+
+// waitForProbe waits until the slot holds a unit whose probe is accepted.
+func (ll *liveLine) waitForProbe(slot string, ok func(probe string) bool) {
+	ll.t.Helper()
+	ll.until(slot, "a new unit", func(st station.SlotStatus) bool {
+		return st.State == station.SlotPresent && st.Device != nil && ok(st.Device.Probe)
+	})
 }
 
 func (ll *liveLine) do(cmd func(context.Context, string) error, slot string) {
@@ -337,22 +345,6 @@ func TestDuplicateIMEIOnTheVirtualLine(t *testing.T) {
 	if st := ll.next("A2", dup); st.Last.Outcome != station.Pass {
 		t.Fatalf("the clone alone in the fixture: %s %s", st.Last.Outcome, st.Last.Code)
 	}
-}
-
-// waitForProbe waits until the slot holds a unit whose probe is accepted.
-func (ll *liveLine) waitForProbe(slot string, ok func(probe string) bool) {
-	ll.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		ll.mu.Lock()
-		st := ll.status[slot]
-		ll.mu.Unlock()
-		if st.State == station.SlotPresent && st.Device != nil && ok(st.Device.Probe) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ll.t.Fatalf("slot %s: no new unit (is %+v)", slot, ll.status[slot])
 }
 
 // injected: the run reached the credential write.
