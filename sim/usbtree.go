@@ -45,7 +45,8 @@ type usbDevice struct {
 	pty    string // the unit's pty slave
 	tty    int    // ttyACM number
 	devnum int
-	gen    int // bumped by every removal: a pending re-enumeration checks it
+	gen    int  // bumped by every removal: a pending re-enumeration checks it
+	parked bool // its links are parked aside during a re-enumeration
 }
 
 // Fixed facts of the virtual bus.
@@ -171,7 +172,7 @@ func (t *usbTree) reenumerate(loc string) {
 	if d == nil || t.closed {
 		return
 	}
-	t.unpublishLocked(d)
+	t.unpublishLocked(d, true)
 	gen := d.gen
 	time.AfterFunc(reenumTime, func() {
 		t.mu.Lock()
@@ -247,17 +248,7 @@ func (t *usbTree) addLocked(d *usbDevice) error {
 // publishLocked makes the device's files reachable — the bus and class
 // links the station walks, its device node — and announces it.
 func (t *usbTree) publishLocked(d *usbDevice) error {
-	links := []struct{ rel, target string }{
-		{"sys/bus/usb/devices/" + d.loc, d.dir()},
-		{"sys/bus/usb/devices/" + d.loc + ":1.0", d.iface()},
-		{"sys/class/tty/" + d.ttyName(), d.ttyDir()},
-	}
-	for _, l := range links {
-		if err := t.link(l.rel, l.target); err != nil {
-			return err
-		}
-	}
-	if err := replaceLink(d.pty, t.devNode(d)); err != nil {
+	if err := t.placeLinks(d); err != nil {
 		return err
 	}
 	t.devices[d.loc] = d
@@ -274,22 +265,35 @@ func (t *usbTree) publishLocked(d *usbDevice) error {
 
 // removeLocked takes the device off the tree and announces it.
 func (t *usbTree) removeLocked(d *usbDevice) {
-	t.unpublishLocked(d)
-	if err := os.RemoveAll(filepath.Join(t.root, d.dir())); err != nil {
-		t.log.Warn("usb tree: remove device", "usb", d.loc, "err", err)
+	t.unpublishLocked(d, false)
+	t.removeDir(d)
+}
+
+// removeDir removes the device's directory and any links parked for it.
+func (t *usbTree) removeDir(d *usbDevice) {
+	d.parked = false
+	for _, dir := range []string{filepath.Join(t.root, d.dir()), t.parkDir(d)} {
+		if err := os.RemoveAll(dir); err != nil {
+			t.log.Warn("usb tree: remove device", "usb", d.loc, "err", err)
+		}
 	}
 }
 
-// unpublishLocked removes the device's links, the class link first, and
-// its device node, and sends the uevents in the kernel's order: tty,
-// interface, device. Its own directory stays until removeLocked: nothing
-// reaches it without the links, and a re-enumeration brings the same
-// attributes back, so it need not write them again (on a disk-backed
-// --dir, creating a score of files per reset made the sim the busiest
-// process of a 64-slot line).
-func (t *usbTree) unpublishLocked(d *usbDevice) {
+// unpublishLocked takes the device's links away, the class link first —
+// parked (renamed aside) when it comes back soon (park), removed when not —
+// and sends the uevents in the kernel's order: tty, interface, device. Its
+// own directory stays until removeLocked: nothing reaches it without the
+// links, and a re-enumeration brings the same attributes back. Renaming
+// matters on a disk-backed --dir: every created file or symlink is an inode
+// to allocate, and re-creating a unit's tree at every reset made the sim
+// the busiest process of a 64-slot line.
+func (t *usbTree) unpublishLocked(d *usbDevice, park bool) {
 	d.gen++
-	t.removeLinks(d)
+	if park {
+		t.parkLinks(d)
+	} else {
+		t.removeLinks(d)
+	}
 	t.announce("remove", d.ttyDir(), "tty", "DEVNAME="+d.ttyName(), fmt.Sprintf("MAJOR=%d", acmMajor), fmt.Sprintf("MINOR=%d", d.tty))
 	t.announce("unbind", d.iface(), "usb", "DEVTYPE=usb_interface")
 	t.announce("remove", d.iface(), "usb", "DEVTYPE=usb_interface")
@@ -297,11 +301,74 @@ func (t *usbTree) unpublishLocked(d *usbDevice) {
 	t.announce("remove", d.dir(), "usb", "DEVTYPE=usb_device", fmt.Sprintf("DEVNAME=bus/usb/001/%03d", d.devnum))
 }
 
+// deviceLink is one of the links that make a device reachable.
+type deviceLink struct{ rel, target string }
+
+// links are the device's bus and class links and its device node; target
+// is relative to the tree's root, except the node's (the unit's pty).
+func (d *usbDevice) links() []deviceLink {
+	return []deviceLink{
+		{"sys/bus/usb/devices/" + d.loc, d.dir()},
+		{"sys/bus/usb/devices/" + d.loc + ":1.0", d.iface()},
+		{"sys/class/tty/" + d.ttyName(), d.ttyDir()},
+		{"dev/" + d.ttyName(), ""},
+	}
+}
+
+// parkDir holds a re-enumerating device's links, outside sys/ and dev/.
+func (t *usbTree) parkDir(d *usbDevice) string {
+	return filepath.Join(t.root, ".usb-parked", d.loc)
+}
+
+// placeLinks makes the device reachable: its parked links moved back, or
+// new ones.
+func (t *usbTree) placeLinks(d *usbDevice) error {
+	if d.parked {
+		d.parked = false
+		moved := true
+		for i, l := range d.links() {
+			if err := os.Rename(filepath.Join(t.parkDir(d), strconv.Itoa(i)), filepath.Join(t.root, l.rel)); err != nil {
+				moved = false
+			}
+		}
+		if moved {
+			return nil
+		}
+	}
+	for _, l := range d.links() {
+		var err error
+		if l.target == "" {
+			err = replaceLink(d.pty, t.devNode(d))
+		} else {
+			err = t.link(l.rel, l.target)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parkLinks renames the device's links aside (no inode is freed or made).
+func (t *usbTree) parkLinks(d *usbDevice) {
+	if err := os.MkdirAll(t.parkDir(d), 0o755); err != nil {
+		t.log.Warn("usb tree: park", "usb", d.loc, "err", err)
+		t.removeLinks(d)
+		return
+	}
+	for i, l := range d.links() {
+		err := os.Rename(filepath.Join(t.root, l.rel), filepath.Join(t.parkDir(d), strconv.Itoa(i)))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.log.Warn("usb tree: park", "path", l.rel, "err", err)
+		}
+	}
+	d.parked = true
+}
+
 func (t *usbTree) removeLinks(d *usbDevice) {
-	for _, rel := range []string{"sys/class/tty/" + d.ttyName(), "sys/bus/usb/devices/" + d.loc,
-		"sys/bus/usb/devices/" + d.loc + ":1.0", "dev/" + d.ttyName()} {
-		if err := os.Remove(filepath.Join(t.root, rel)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.log.Warn("usb tree: remove", "path", rel, "err", err)
+	for _, l := range d.links() {
+		if err := os.Remove(filepath.Join(t.root, l.rel)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.log.Warn("usb tree: remove", "path", l.rel, "err", err)
 		}
 	}
 }
@@ -309,9 +376,7 @@ func (t *usbTree) removeLinks(d *usbDevice) {
 // removeFiles undoes a plug that failed half-way.
 func (t *usbTree) removeFiles(d *usbDevice) {
 	t.removeLinks(d)
-	if err := os.RemoveAll(filepath.Join(t.root, d.dir())); err != nil {
-		t.log.Warn("usb tree: remove device", "usb", d.loc, "err", err)
-	}
+	t.removeDir(d)
 }
 
 func (t *usbTree) write(rel, content string) error {

@@ -95,6 +95,7 @@ func TestUSBTree(t *testing.T) {
 		t.Errorf("plug uevents %q, want %q", got, want)
 	}
 
+	devnumBefore, _ := os.ReadFile(filepath.Join(root, "sys/bus/usb/devices/1-1.3/devnum"))
 	tr.reenumerate("1-1.3")
 	if _, err := os.Lstat(filepath.Join(root, "sys/class/tty/ttyACM0")); !os.IsNotExist(err) {
 		t.Errorf("re-enumerating device still in sysfs: %v", err)
@@ -105,6 +106,28 @@ func TestUSBTree(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "sys/class/tty/ttyACM0/dev")); err != nil {
 		t.Errorf("device not back after re-enumeration: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "sys/bus/usb/devices/1-1.3/devnum")); len(b) == 0 || string(b) == string(devnumBefore) {
+		t.Errorf("devnum %q after re-enumeration, was %q: a new enumeration gets a new number", b, devnumBefore)
+	}
+	for rel, want := range map[string]string{"dev/ttyACM0": "/dev/null", "sys/bus/usb/devices/1-1.3/serial": "001051200003\n"} {
+		if p, err := filepath.EvalSymlinks(filepath.Join(root, rel)); err != nil {
+			t.Errorf("%s after re-enumeration: %v", rel, err)
+		} else if want == "/dev/null" && p != want {
+			t.Errorf("%s -> %s after re-enumeration, want %s", rel, p, want)
+		} else if b, _ := os.ReadFile(p); want != "/dev/null" && string(b) != want {
+			t.Errorf("%s = %q after re-enumeration, want %q", rel, b, want)
+		}
+	}
+	if !tr.unplug("1-1.3") {
+		t.Fatal("unplug after re-enumeration")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, ".usb-parked")); len(entries) != 0 {
+		t.Errorf("parked links left after unplug: %v", entries)
+	}
+	readHeads(t, c, 50*time.Millisecond)
+	if node, err = tr.plug("1-1.3", "001051200003", "/dev/null"); err != nil {
+		t.Fatal(err)
 	}
 
 	tr.Close()
