@@ -72,7 +72,7 @@ func usbLocation(index int) string { return fmt.Sprintf("%s.%d", usbHub, index) 
 func newUSBTree(root string, log *slog.Logger) (*usbTree, error) {
 	// A line killed before it could clean up left its devices behind.
 	stale, _ := filepath.Glob(filepath.Join(root, "dev", "ttyACM*"))
-	for _, p := range append(stale, filepath.Join(root, "sys")) {
+	for _, p := range append(stale, filepath.Join(root, "sys"), filepath.Join(root, parkedDir)) {
 		if err := os.RemoveAll(p); err != nil {
 			return nil, fmt.Errorf("sim usb tree: %w", err)
 		}
@@ -235,7 +235,7 @@ func (t *usbTree) addLocked(d *usbDevice) error {
 		{d.dir() + "/subsystem", "sys/bus/usb"},
 		{d.iface() + "/subsystem", "sys/bus/usb"},
 		{d.ttyDir() + "/device", d.iface()},
-		{d.ttyDir() + "/subsystem", "sys/bus/usb"},
+		{d.ttyDir() + "/subsystem", "sys/class/tty"},
 	}
 	for _, l := range links {
 		if err := t.link(l.rel, l.target); err != nil {
@@ -315,9 +315,12 @@ func (d *usbDevice) links() []deviceLink {
 	}
 }
 
-// parkDir holds a re-enumerating device's links, outside sys/ and dev/.
+// parkedDir (in the tree's root) holds re-enumerating devices' links,
+// outside sys/ and dev/.
+const parkedDir = ".usb-parked"
+
 func (t *usbTree) parkDir(d *usbDevice) string {
-	return filepath.Join(t.root, ".usb-parked", d.loc)
+	return filepath.Join(t.root, parkedDir, d.loc)
 }
 
 // placeLinks makes the device reachable: its parked links moved back, or

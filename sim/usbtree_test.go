@@ -39,9 +39,14 @@ func TestUSBTree(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "dev"), 0o755)
 	os.Symlink("/dev/null", filepath.Join(root, "sys/class/tty/ttyACM7"))
 	os.Symlink("/dev/null", filepath.Join(root, "dev/ttyACM7"))
+	os.MkdirAll(filepath.Join(root, parkedDir, "1-1.5"), 0o755) // killed mid re-enumeration
+	os.Symlink("/dev/null", filepath.Join(root, parkedDir, "1-1.5", "3"))
 	tr, err := newUSBTree(root, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, parkedDir)); !os.IsNotExist(err) {
+		t.Errorf("links parked by a killed line survived: %v", err)
 	}
 	defer tr.Close()
 	if _, err := os.Lstat(filepath.Join(root, "dev/ttyACM7")); !os.IsNotExist(err) {
@@ -90,6 +95,11 @@ func TestUSBTree(t *testing.T) {
 			t.Errorf("%s = %q, %v; want %q", rel, b, err, want)
 		}
 	}
+	for link, want := range map[string]string{"sys/class/tty/ttyACM0/subsystem": "sys/class/tty", "sys/bus/usb/devices/1-1.3/subsystem": "sys/bus/usb"} {
+		if p, err := filepath.EvalSymlinks(filepath.Join(root, link)); err != nil || p != filepath.Join(root, want) {
+			t.Errorf("%s -> %s, %v; want %s", link, p, err, want)
+		}
+	}
 	want := []string{"add 1-1.3", "add 1-1.3:1.0", "add ttyACM0", "bind 1-1.3:1.0", "bind 1-1.3"}
 	if got := readHeads(t, c, 50*time.Millisecond); !slices.Equal(got, want) {
 		t.Errorf("plug uevents %q, want %q", got, want)
@@ -122,7 +132,7 @@ func TestUSBTree(t *testing.T) {
 	if !tr.unplug("1-1.3") {
 		t.Fatal("unplug after re-enumeration")
 	}
-	if entries, _ := os.ReadDir(filepath.Join(root, ".usb-parked")); len(entries) != 0 {
+	if entries, _ := os.ReadDir(filepath.Join(root, parkedDir)); len(entries) != 0 {
 		t.Errorf("parked links left after unplug: %v", entries)
 	}
 	readHeads(t, c, 50*time.Millisecond)
