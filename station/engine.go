@@ -133,6 +133,10 @@ func (e *Engine) line(ctx context.Context, p linePolicy) ([]Verdict, error) {
 		return nil, errors.New("engine: the line is already running")
 	}
 	defer e.living.Unlock()
+	// From here commands wait for this line (they are taken once the actor
+	// runs) and are refused once it ended, even if it never got going.
+	end := e.lineStarted()
+	defer close(end)
 	dctx, stopDiscovery := context.WithCancel(ctx)
 	defer stopDiscovery()
 	devices, err := e.discovery().Watch(dctx)
@@ -140,8 +144,6 @@ func (e *Engine) line(ctx context.Context, p linePolicy) ([]Verdict, error) {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	a := newLineActor(e, p)
-	end := e.lineStarted()
-	defer close(end)
 	a.loop(ctx, devices)
 	return a.verdicts, ctx.Err()
 }

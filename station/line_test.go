@@ -621,5 +621,15 @@ func TestCommandAfterTheLineStoppedIsRefused(t *testing.T) {
 		if err := rig.e.Start(context.Background(), "S1"); !errors.As(err, &ref) || ref.Reason != "the line is not running" {
 			t.Fatalf("Start after the line ended: %v", err)
 		}
+		// The same engine runs a line again: commands reach it.
+		ctx2, cancel2 := context.WithCancel(t.Context())
+		done2 := make(chan error, 1)
+		go func() { done2 <- rig.e.Run(ctx2) }()
+		synctest.Wait()
+		if err := rig.e.Disable(context.Background(), "S1"); err != nil {
+			t.Fatalf("Disable on the second line: %v", err)
+		}
+		cancel2()
+		<-done2
 	})
 }

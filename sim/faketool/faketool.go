@@ -50,6 +50,7 @@ func Dispatch() {
 	// MB): collecting garbage would only add CPU, and on the virtual line
 	// that CPU is counted with the station's per unit.
 	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(256 << 20) // still collect if something ever holds more
 	os.Exit(Main(tool, os.Args[1:], os.Stdout, os.Stderr))
 }
 
