@@ -30,6 +30,7 @@ type fakeNRF struct {
 	xsimSub   bool          // AT%XSIM=1 was sent
 	noXSIMSub bool          // AT%XSIM=1 answers ERROR (an older modem firmware)
 	simURC    time.Duration // with xsimSub: AT+CFUN=41 makes the SIM ready this long later and sends "%XSIM: 1"
+	urcAfter  bool          // with xsimSub: the SIM gets ready right after the first AT%XSIM? answer, "%XSIM: 1" follows it
 	urc       func(string)  // writes an unsolicited line to the station
 	store     map[[2]uint64]string
 	digest    func(typ int, content string) string
@@ -80,7 +81,12 @@ func (f *fakeNRF) handle(cmd string) attest.Reply {
 	case "AT%XMODEMUUID":
 		return attest.OK("%XMODEMUUID: " + f.uuid)
 	case "AT%XSIM?":
-		return f.xsim()
+		r := f.xsim()
+		if f.urcAfter && f.xsimSub {
+			f.urcAfter = false
+			r.After = f.simReady
+		}
+		return r
 	case "AT%XSIM=1":
 		if f.noXSIMSub {
 			return attest.Err("ERROR")

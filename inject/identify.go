@@ -2,6 +2,7 @@ package inject
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -197,6 +198,7 @@ func (m *Modem) subscribeSIM(ctx context.Context) error {
 func (m *Modem) waitSIM(ctx context.Context) error {
 	deadline := time.Now().Add(m.simWait)
 	for {
+		mark := m.s.Mark() // a URC from here on ends the wait below
 		state, cause, err := m.simState(ctx)
 		switch {
 		case err != nil && !at.ResultError(err):
@@ -209,7 +211,7 @@ func (m *Modem) waitSIM(ctx context.Context) error {
 		if time.Now().After(deadline) {
 			return station.Errorf(station.SIMNotReady, err, "SIM not initialised %s after AT+CFUN=41", m.simWait)
 		}
-		if _, _, err := m.s.AwaitLine(ctx, m.simPoll, isXSIM); err != nil {
+		if _, _, err := m.s.AwaitLine(ctx, mark, m.simPoll, isXSIM); err != nil {
 			return failed(err, station.SIMNotReady, "wait for the SIM")
 		}
 	}
@@ -232,7 +234,8 @@ func (m *Modem) simState(ctx context.Context) (state, cause int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, l := range r.Lines {
+	// The last line: a URC that came in with the answer is the newer state.
+	for _, l := range slices.Backward(r.Lines) {
 		v, ok := strings.CutPrefix(l, "%XSIM:")
 		if !ok {
 			continue

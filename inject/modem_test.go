@@ -380,6 +380,18 @@ func TestSIMReadyURC(t *testing.T) {
 			t.Fatalf("Identify: %+v, %v", id, err)
 		}
 	})
+	t.Run("urc right after the answer", func(t *testing.T) {
+		// The URC lands just after AT%XSIM?'s OK: the session's pump may
+		// show it as a log line before the wait starts; it still counts.
+		t.Parallel()
+		for range 20 {
+			r := newRig(t, false, at.ModeAT, func(f *fakeNRF) { f.simPolls, f.urcAfter = 1<<30, true })
+			r.m.simPoll, r.m.simWait = time.Hour, time.Hour
+			if id, err := r.m.Identify(ctxT(t), true); err != nil || id.ICCID == "" {
+				t.Fatalf("Identify: %+v, %v", id, err)
+			}
+		}
+	})
 	t.Run("subscription refused", func(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, false, at.ModeAT, func(f *fakeNRF) { f.simPolls, f.noXSIMSub = 2, true })

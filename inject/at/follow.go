@@ -1,6 +1,7 @@
 package at
 
 import (
+	"sync"
 	"context"
 	"fmt"
 	"time"
@@ -65,16 +66,23 @@ func (s *Session) follow(t token, fn func(LogLine) bool) bool {
 	return fn(LogLine{Text: s.red.line(t.text), At: t.at})
 }
 
-// AwaitLine waits at most d for an unsolicited text line that match
-// accepts — a URC the unit was asked to send, e.g. "%XSIM: 1" after
-// AT%XSIM=1 — and returns it. Unlike Follow it does not discard what is
-// already queued: a URC that arrived just after the last command's final
-// result counts. Other lines are observed as log lines. ok is false when d
-// passed without one; a done ctx returns ctx's error, a port that went
-// away UNIT_UNPLUGGED.
-func (s *Session) AwaitLine(ctx context.Context, d time.Duration, match func(string) bool) (line string, ok bool, err error) {
+// Mark returns a point in the stream of unsolicited result codes (lines
+// beginning with '+' or '%' that were not an answer) for AwaitLine.
+func (s *Session) Mark() uint64 { return s.urcs.mark() }
+
+// AwaitLine waits at most d for an unsolicited result code that match
+// accepts — one the unit was asked to send, e.g. "%XSIM: 1" after
+// AT%XSIM=1 — received after since (from Mark), and returns it. A URC that
+// arrived in the meantime counts even if the pump or a command's exchange
+// already showed it as a log line. Other lines are observed as log lines.
+// ok is false when d passed without one; a done ctx returns ctx's error, a
+// port that went away UNIT_UNPLUGGED.
+func (s *Session) AwaitLine(ctx context.Context, since uint64, d time.Duration, match func(string) bool) (line string, ok bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if l, ok := s.urcs.since(since, match); ok {
+		return l, true, nil
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
@@ -93,4 +101,42 @@ func (s *Session) AwaitLine(ctx context.Context, d time.Duration, match func(str
 			return "", false, s.unplugged("wait for a line from " + s.path)
 		}
 	}
+}
+
+// urcLog keeps the last unsolicited result codes a session consumed, each
+// numbered, so that a wait for one need not be the consumer that took it.
+type urcLog struct {
+	mu    sync.Mutex
+	seq   uint64 // codes added so far
+	lines [16]string
+}
+
+func (u *urcLog) add(line string) {
+	if line == "" || (line[0] != '+' && line[0] != '%') {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.lines[u.seq%uint64(len(u.lines))] = line
+	u.seq++
+}
+
+func (u *urcLog) mark() uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.seq
+}
+
+// since returns the first code after mark that match accepts, among those
+// still kept.
+func (u *urcLog) since(mark uint64, match func(string) bool) (string, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	first := max(mark, u.seq-min(u.seq, uint64(len(u.lines))))
+	for i := first; i < u.seq; i++ {
+		if l := u.lines[i%uint64(len(u.lines))]; match(l) {
+			return l, true
+		}
+	}
+	return "", false
 }

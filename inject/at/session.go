@@ -86,6 +86,8 @@ type Session struct {
 	// Close: the shell may echo a key late, after its command timed out.
 	red redactor
 
+	urcs urcLog // the last unsolicited result codes seen, for AwaitLine
+
 	quit     chan struct{} // closed by Close: the pump stops
 	arrived  chan struct{} // the reader queued tokens (capacity 1): wakes the pump
 	pumpDone chan struct{} // closed when the pump returned
@@ -169,9 +171,17 @@ func newSession(path string, port serial.Port, cfg station.ModemConfig, observe 
 	s := &Session{
 		path: path, port: port, mode: cfg.Mode,
 		cmdTO: orDefault(cfg.CommandTimeout.Duration, DefaultCommandTimeout), readyTO: orDefault(cfg.ReadyTimeout.Duration, DefaultReadyTimeout),
-		observe: observe, log: log.With("port", path),
+		log: log.With("port", path),
 		tokens: make(chan token, queueSize), dead: make(chan struct{}), done: make(chan struct{}),
 		quit: make(chan struct{}), pumpDone: make(chan struct{}), arrived: make(chan struct{}, 1),
+	}
+	// Every line consumed as a log line passes here, whoever consumed it
+	// (an exchange, the pump, Follow): URCs are kept for AwaitLine.
+	s.observe = func(dir, line string) {
+		if dir == station.DirLog {
+			s.urcs.add(line)
+		}
+		observe(dir, line)
 	}
 	switch cfg.Mode {
 	case ModeShell:

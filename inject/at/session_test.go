@@ -3,8 +3,10 @@ package at
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -553,5 +555,53 @@ func TestPtyModemBits(t *testing.T) {
 	serve(p, false, func(string) attest.Reply { return attest.OK() })
 	if err := s.Ready(ctxT(t)); err != nil {
 		t.Fatalf("Ready on a pty: %v", err)
+	}
+}
+
+// TestAwaitLineSeesAURCThePumpShowed: a URC that arrives while no call
+// runs is shown by the pump as a log line; a wait that starts afterwards,
+// from a mark taken before, still gets it instead of waiting it out.
+func TestAwaitLineSeesAURCThePumpShowed(t *testing.T) {
+	p := attest.NewPeer(t)
+	s, tr := mustOpen(t, p, testConfig(ModeAT))
+	mark := s.Mark()
+	p.Write("%XSIM: 1\r\n")
+	for deadline := time.Now().Add(10 * time.Second); !slices.Contains(tr.all(), station.DirLog+": %XSIM: 1"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pump never showed the URC: %q", tr.all())
+		}
+	}
+	isXSIM := func(l string) bool { return strings.HasPrefix(l, "%XSIM:") }
+	line, ok, err := s.AwaitLine(ctxT(t), mark, 5*time.Second, isXSIM)
+	if err != nil || !ok || line != "%XSIM: 1" {
+		t.Fatalf("AwaitLine: %q %v %v", line, ok, err)
+	}
+	// From a mark after it, that URC is past: the wait runs out.
+	if line, ok, err := s.AwaitLine(ctxT(t), s.Mark(), 50*time.Millisecond, isXSIM); ok || err != nil {
+		t.Fatalf("AwaitLine after a new mark: %q %v %v", line, ok, err)
+	}
+}
+
+// urcLog keeps the last 16 URC-like lines, numbered; since sees only those
+// after the mark that are still kept, and nothing that is not a URC.
+func TestURCLogKeepsTheLatest(t *testing.T) {
+	var u urcLog
+	u.add("OK")
+	u.add("ordinary log line")
+	if u.mark() != 0 {
+		t.Fatalf("non-URC lines were kept: mark %d", u.mark())
+	}
+	for i := range 20 {
+		u.add(fmt.Sprintf("+CEREG: %d", i))
+	}
+	all := func(string) bool { return true }
+	if l, ok := u.since(0, all); !ok || l != "+CEREG: 4" {
+		t.Errorf("since 0: %q %v, want the oldest kept, +CEREG: 4", l, ok)
+	}
+	if l, ok := u.since(18, all); !ok || l != "+CEREG: 18" {
+		t.Errorf("since 18: %q %v", l, ok)
+	}
+	if l, ok := u.since(u.mark(), all); ok {
+		t.Errorf("since now: %q", l)
 	}
 }
