@@ -17,20 +17,19 @@ import (
 // megabyte for every unit put a burst of CPU on the start of a full
 // fixture, when every slot starts flashing at once. Any write to the file
 // moves its change time, which no program can set back, so a file whose
-// stat is unchanged holds the same bytes. A file changed within a second
-// of being hashed is hashed again (the change may share its timestamp
+// stat is unchanged holds the same bytes — on the local file systems whose
+// change time is kept to the nanosecond (ext4, xfs, btrfs, tmpfs). On any
+// other (FAT keeps 2 s, a network file system may serve cached attributes)
+// every Program hashes the file. A file changed within a second of being
+// hashed is hashed again next time (the change may share its timestamp
 // with the hash), as git does with its index.
 type imageChecks struct {
-	mu   sync.Mutex
-	seen map[imageKey]imageStamp
+	hashing sync.Mutex // one hash at a time: the first of a fixture's wave fills the cache for the rest
+	mu      sync.Mutex
+	seen    map[imageKey]fileStat
 }
 
 type imageKey struct{ path, sha256 string }
-
-type imageStamp struct {
-	stat     fileStat
-	hashedAt time.Time // more than racyWindow after stat.changed
-}
 
 // racyWindow: a change this close to the hash may not show in the stat.
 const racyWindow = time.Second
@@ -50,9 +49,13 @@ func (c *imageChecks) firmwareArg(fw station.Firmware) (string, error) {
 		return abs, nil
 	}
 	key := imageKey{abs, strings.ToLower(fw.SHA256)}
-	before, statOK := statFile(abs)
-	if statOK && c.unchanged(key, before) {
-		return abs, nil
+	before, cacheable := statFile(abs)
+	if cacheable {
+		c.hashing.Lock()
+		defer c.hashing.Unlock()
+		if c.unchanged(key, before) {
+			return abs, nil
+		}
 	}
 	hashedAt := time.Now()
 	sum, err := fileSHA256(abs)
@@ -63,8 +66,8 @@ func (c *imageChecks) firmwareArg(fw station.Firmware) (string, error) {
 		return "", station.Errorf(station.FlashTool, nil, "firmware %s changed since it was checked: sha256 %s, checked %s", abs, sum, fw.SHA256)
 	}
 	racy := before.changed.After(hashedAt.Add(-racyWindow))
-	if after, ok := statFile(abs); statOK && ok && after == before && !racy {
-		c.remember(key, imageStamp{stat: before, hashedAt: hashedAt})
+	if after, ok := statFile(abs); cacheable && ok && after == before && !racy {
+		c.remember(key, before)
 	}
 	return abs, nil
 }
@@ -73,14 +76,14 @@ func (c *imageChecks) unchanged(key imageKey, now fileStat) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.seen[key]
-	return ok && s.stat == now
+	return ok && s == now
 }
 
-func (c *imageChecks) remember(key imageKey, s imageStamp) {
+func (c *imageChecks) remember(key imageKey, s fileStat) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seen == nil {
-		c.seen = map[imageKey]imageStamp{}
+		c.seen = map[imageKey]fileStat{}
 	}
 	c.seen[key] = s
 }
@@ -93,11 +96,12 @@ type fileStat struct {
 	changed  time.Time
 }
 
-// statFile stats path; ok is false where the platform gives no change
-// time (then the file is hashed every time).
+// statFile stats path; ok is false where the stat cannot tell every
+// change (no change time on this platform, or a file system that does not
+// keep it exactly): then the file is hashed every time.
 func statFile(path string) (fileStat, bool) {
 	fi, err := os.Stat(path)
-	if err != nil {
+	if err != nil || !exactChangeTime(path) {
 		return fileStat{}, false
 	}
 	return sysStat(fi)
