@@ -1,7 +1,6 @@
 package flash
 
 import (
-	"golang.org/x/sys/unix"
 	"io/fs"
 	"syscall"
 	"time"
@@ -18,15 +17,22 @@ func sysStat(fi fs.FileInfo) (fileStat, bool) {
 	}, true
 }
 
-// exactChangeTime: the file systems whose change time moves, to the
-// nanosecond, with every write through any path (statfs(2) magic numbers).
+// Magic numbers of statfs(2) (linux/magic.h) of the file systems whose
+// change time moves, to the nanosecond, with every write through any path.
+const (
+	ext4Magic  = 0xef53 // also ext2 and ext3
+	xfsMagic   = 0x58465342
+	btrfsMagic = 0x9123683e
+	tmpfsMagic = 0x01021994
+)
+
 func exactChangeTime(path string) bool {
-	var fs unix.Statfs_t
-	if unix.Statfs(path, &fs) != nil {
+	var fs syscall.Statfs_t
+	if syscall.Statfs(path, &fs) != nil {
 		return false
 	}
 	switch uint32(fs.Type) {
-	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.TMPFS_MAGIC:
+	case ext4Magic, xfsMagic, btrfsMagic, tmpfsMagic:
 		return true
 	}
 	return false
