@@ -20,7 +20,7 @@ SOAK_UNITS ?= 10000
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/station
-	$(GO) build -o $(dir $(BIN))station-faketool ./cmd/station-faketool
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(dir $(BIN))station-faketool ./cmd/station-faketool
 
 # docs/cli: the command reference, generated from the commands (a test
 # fails when it is stale).

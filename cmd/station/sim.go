@@ -1,11 +1,13 @@
 package main
 
 import (
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -140,9 +142,9 @@ type simStatus struct {
 const fakeToolName = "station-faketool"
 
 // fakeToolExe is the executable the virtual line's fake tools run as:
-// station-faketool beside this binary if it is there (it starts in a
-// fraction of the station's time, and a full fixture starts 64 of them at
-// once), else this binary, which runs them too (faketool.Dispatch).
+// station-faketool beside this binary if it is there and was built with it (it starts in a fraction of the station's time, and a
+// full fixture starts 64 of them at once), else this binary, which runs
+// them too (faketool.Dispatch).
 func fakeToolExe() (string, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -151,11 +153,35 @@ func fakeToolExe() (string, error) {
 	return siblingOr(self, fakeToolName), nil
 }
 
-// siblingOr returns the executable file name in exe's folder, or exe.
+// siblingOr returns the executable file name in exe's folder if it was
+// built with exe (sameBuild), else exe.
 func siblingOr(exe, name string) string {
 	p := filepath.Join(filepath.Dir(exe), name)
-	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-		return p
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return exe
 	}
-	return exe
+	self, err1 := buildinfo.ReadFile(exe)
+	other, err2 := buildinfo.ReadFile(p)
+	if err1 != nil || err2 != nil || !sameBuild(self, other) {
+		return exe
+	}
+	return p
+}
+
+// sameBuild: both binaries carry the same -ldflags, which make build stamps
+// with the version, commit and time of that build; a station-faketool left
+// from an earlier build (or a station built without make) does not match.
+func sameBuild(self, other *debug.BuildInfo) bool {
+	flags := ldflags(self)
+	return flags != "" && flags == ldflags(other)
+}
+
+func ldflags(bi *debug.BuildInfo) string {
+	for _, s := range bi.Settings {
+		if s.Key == "-ldflags" {
+			return s.Value
+		}
+	}
+	return ""
 }
