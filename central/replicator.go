@@ -43,9 +43,9 @@ type Replicator struct {
 	pre     chan pageResult
 	preFrom int64
 
-	backlog atomic.Int64
-	pos     atomic.Int64 // low, for Status
-	total   atomic.Int64 // runs this replicator saw stored for the first time
+	look    atomic.Pointer[backlogLook] // the last count of the backlog; nil before the first
+	pos     atomic.Int64                // low, for Status
+	total   atomic.Int64                // runs this replicator saw stored for the first time
 	mu      sync.Mutex
 	lastErr error
 	lastOK  time.Time
@@ -113,13 +113,26 @@ func NewReplicator(journal station.Journal, url, stationID string, opts ...Optio
 	}
 	r.low = low
 	r.pos.Store(low)
-	r.backlog.Store(-1)
 	return r, nil
 }
 
-// Backlog is the number of finished runs not yet shipped, as of the last
-// look at the journal (-1 before the first look).
-func (r *Replicator) Backlog() int { return int(r.backlog.Load()) }
+// backlogLook is a count of the backlog and the journal's Finishes just
+// before it was counted.
+type backlogLook struct {
+	n, finishes int64
+}
+
+// Backlog is the number of finished runs not yet shipped (-1 before the
+// first look at the journal). It does not block: it is the last count plus
+// the runs finished since, so a run that finished after the last pass is
+// never reported as shipped. It may be high until the next pass, never low.
+func (r *Replicator) Backlog() int {
+	l := r.look.Load()
+	if l == nil {
+		return -1
+	}
+	return int(l.n + r.journal.Finishes() - l.finishes)
+}
 
 // Status is what the replicator can tell about itself.
 type Status struct {
@@ -289,13 +302,16 @@ func (r *Replicator) passBeyond(ctx context.Context, from int64) (bool, error) {
 }
 
 // countBacklog counts the finished runs not shipped yet: those after the
-// cursor, less the ones shipped ahead of it.
+// cursor, less the ones shipped ahead of it. Finishes is read first: a run
+// finishing during the count is counted twice until the next look, never
+// missed.
 func (r *Replicator) countBacklog(ctx context.Context) {
+	f := r.journal.Finishes()
 	n, err := r.journal.Pending(ctx, r.low)
 	if err != nil {
 		return
 	}
-	r.backlog.Store(int64(n - len(r.shipped)))
+	r.look.Store(&backlogLook{n: int64(n - len(r.shipped)), finishes: f})
 }
 
 func (r *Replicator) shipBatch(ctx context.Context, runs []station.FinishedRun) error {

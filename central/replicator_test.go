@@ -158,3 +158,42 @@ func TestReplicatorShipsCrashAbortedRuns(t *testing.T) {
 		t.Errorf("crashed run: %s with %d steps, want ABORTED with its finished steps", outcome, steps)
 	}
 }
+
+// A run that finishes after the replicator's last pass is in the backlog at
+// once, not at the next pass: a backlog of 0 means the central store holds
+// every finished run (the header's "synced", batch --json's count).
+func TestBacklogCountsRunsFinishedSinceThePass(t *testing.T) {
+	url := mustDB(t)
+	store := mustStore(t, tempPath(t, "station.db"))
+	runs := stationRuns("st1", 5, 4, time.Date(2026, 11, 4, 6, 0, 0, 0, time.UTC))
+	record(t, store, runs[:2])
+	rep, err := central.NewReplicator(store.Reader(), url, "st1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b := rep.Backlog(); b != 0 {
+		t.Fatalf("backlog %d after draining, want 0", b)
+	}
+	record(t, store, runs[2:3])
+	if b := rep.Backlog(); b != 1 {
+		t.Errorf("backlog %d right after a run finished, want 1", b)
+	}
+	if err := store.Import(context.Background(), runs[3:]); err != nil {
+		t.Fatal(err)
+	}
+	if b := rep.Backlog(); b != 3 {
+		t.Errorf("backlog %d after importing 2 more runs, want 3", b)
+	}
+	if err := rep.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b := rep.Backlog(); b != 0 {
+		t.Errorf("backlog %d after draining again, want 0", b)
+	}
+	if n := count(t, mustConn(t, url), "SELECT count(*) FROM runs"); n != 5 {
+		t.Errorf("the central store holds %d runs, want 5", n)
+	}
+}

@@ -54,6 +54,11 @@ func (s *Store) Import(ctx context.Context, runs []Run) error {
 		}
 		return cyc.flush(ctx, tx)
 	})
+	o.after = func(err error) {
+		if err == nil {
+			s.reader.finishes.Add(int64(len(runs)))
+		}
+	}
 	if err := s.submit(ctx, o); err != nil {
 		return station.Errorf(station.RecordFailed, err, "import %d runs", len(runs))
 	}

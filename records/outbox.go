@@ -56,6 +56,12 @@ func (r *Reader) Pending(ctx context.Context, from int64) (int, error) {
 	return n, nil
 }
 
+// Finishes counts the runs finished through this process's Store since it
+// opened the database (0 on a Reader of its own). The Store counts runs
+// after the commit that finished them (a verdict, an import), before the
+// call returns, so a reader who sees the count also sees the runs.
+func (r *Reader) Finishes() int64 { return r.finishes.Load() }
+
 func finishedRuns(ctx context.Context, tx *sql.Tx, from int64, limit int) ([]station.FinishedRun, error) {
 	cols := "r." + strings.Join(runColumns, ", r.")
 	rows, err := tx.QueryContext(ctx, `SELECT r.rowid, `+cols+` FROM runs r

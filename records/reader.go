@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -20,6 +21,8 @@ import (
 type Reader struct {
 	path string
 	db   *sql.DB
+
+	finishes atomic.Int64 // runs the Store finished since Open (the journal's Finishes)
 }
 
 // ErrSchema is returned by OpenReader for a file that is not a station

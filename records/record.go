@@ -255,6 +255,7 @@ func (s *Store) verdictOp(st *runState, v station.Verdict) (*op, error) {
 			s.mu.Lock()
 			delete(s.runs, st.id)
 			s.mu.Unlock()
+			s.reader.finishes.Add(1)
 		}
 	}
 	return o, nil

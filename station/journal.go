@@ -13,6 +13,11 @@ type Journal interface {
 	Finished(ctx context.Context, from int64, limit int, transcripts bool) (JournalPage, error)
 	// Pending counts the finished runs at or after position from.
 	Pending(ctx context.Context, from int64) (int, error)
+	// Finishes counts the runs this process finished in the journal so
+	// far, each counted once its commit is visible to Finished and
+	// Pending. It must not block: it tells a reader, between two reads,
+	// how many runs finished since the last.
+	Finishes() int64
 }
 
 // JournalPage is one read of the journal.
