@@ -1,9 +1,9 @@
 package at
 
 import (
-	"sync"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 

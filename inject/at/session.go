@@ -171,7 +171,7 @@ func newSession(path string, port serial.Port, cfg station.ModemConfig, observe 
 	s := &Session{
 		path: path, port: port, mode: cfg.Mode,
 		cmdTO: orDefault(cfg.CommandTimeout.Duration, DefaultCommandTimeout), readyTO: orDefault(cfg.ReadyTimeout.Duration, DefaultReadyTimeout),
-		log: log.With("port", path),
+		log:    log.With("port", path),
 		tokens: make(chan token, queueSize), dead: make(chan struct{}), done: make(chan struct{}),
 		quit: make(chan struct{}), pumpDone: make(chan struct{}), arrived: make(chan struct{}, 1),
 	}
