@@ -202,8 +202,7 @@ func (e *Engine) SetOperator(ctx context.Context, id string) error {
 	return e.send(ctx, "operator", "", strings.TrimSpace(id))
 }
 
-// send hands a command to the line's actor and waits for its answer. While
-// no line runs, commands wait (bounded by ctx).
+// send hands a command to the line's actor and waits for its answer.
 func (e *Engine) send(ctx context.Context, name, slot, arg string) error {
 	c := command{name: name, slot: slot, arg: arg, reply: make(chan error, 1)}
 	notRunning := &Refusal{Command: name, Slot: slot, Reason: "the line is not running"}
