@@ -186,7 +186,7 @@ func cycles(ctx context.Context, tx pgx.Tx, f Filter) ([]CycleCount, error) {
 		d0 = ceilDay(f.Since)
 	}
 	if !f.Until.IsZero() {
-		d1 = floorDay(f.Until)
+		d1 = station.RollupDay(f.Until)
 	}
 	if d0 >= d1 {
 		d0, d1 = 0, 0
@@ -241,17 +241,8 @@ func collectCycles(ctx context.Context, tx pgx.Tx, q string, args []any) ([]Cycl
 	return out, nil
 }
 
-func floorDay(t time.Time) int64 {
-	u := t.Unix()
-	d := u / 86400
-	if u%86400 < 0 {
-		d--
-	}
-	return d
-}
-
 func ceilDay(t time.Time) int64 {
-	d := floorDay(t)
+	d := station.RollupDay(t)
 	if !dayStart(d).Equal(t) {
 		d++
 	}

@@ -356,7 +356,7 @@ func addCycles(ctx context.Context, tx pgx.Tx, runs []parsedRun) error {
 		if p.Run.Outcome != station.Pass {
 			continue
 		}
-		day := int32(floorDay(p.started))
+		day := int32(station.RollupDay(p.started))
 		if p.Run.Seconds != nil {
 			counts[key{day, p.Run.StationID, "*", int32(cycleBucket(*p.Run.Seconds))}]++
 		}

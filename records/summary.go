@@ -197,27 +197,18 @@ const (
 	maxDay = math.MaxInt32
 )
 
-func floorDay(t time.Time) int64 {
-	u := t.Unix()
-	d := u / 86400
-	if u%86400 < 0 {
-		d--
-	}
-	return d
-}
-
 func dayStart(d int64) time.Time { return time.Unix(d*86400, 0).UTC() }
 
 func splitWindow(since, until time.Time) window {
 	w := window{d0: minDay, d1: maxDay}
 	if !since.IsZero() {
-		w.d0 = floorDay(since)
+		w.d0 = station.RollupDay(since)
 		if !dayStart(w.d0).Equal(since) {
 			w.d0++
 		}
 	}
 	if !until.IsZero() {
-		w.d1 = floorDay(until)
+		w.d1 = station.RollupDay(until)
 	}
 	if w.d0 >= w.d1 {
 		return window{raw: [][2]time.Time{{since, until}}}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"nrfline/station"
 )
 
 func TestScrubRemovesKeyMaterial(t *testing.T) {
@@ -117,7 +119,7 @@ func TestHistogramQuantilesWithinOnePercent(t *testing.T) {
 
 func TestSplitWindow(t *testing.T) {
 	d := func(s string) time.Time { t, _ := time.Parse(time.RFC3339, s); return t }
-	day0 := floorDay(d("2025-03-03T00:00:00Z"))
+	day0 := station.RollupDay(d("2025-03-03T00:00:00Z"))
 	for _, tc := range []struct {
 		name         string
 		since, until time.Time

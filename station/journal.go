@@ -1,6 +1,9 @@
 package station
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Journal is the station's local, durable record of finished runs, read in
 // order by the replicator that ships them to the line's central store
@@ -105,4 +108,16 @@ type CycleCount struct {
 	Name   string
 	Bucket int
 	N      int64
+}
+
+// RollupDay is the UTC day number (days since 1970-01-01, rounded down)
+// that both stores' daily rollups are keyed by, so that the SQLite records
+// and the central store put a run on the same day.
+func RollupDay(t time.Time) int64 {
+	u := t.Unix()
+	d := u / 86400
+	if u%86400 < 0 {
+		d--
+	}
+	return d
 }
